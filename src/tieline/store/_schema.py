@@ -1,0 +1,106 @@
+"""The tables, as SQLAlchemy Core metadata; Alembic's migrations create them.
+
+Canonical records live in one table as validated JSON documents with the
+columns that queries need (kind, origin, entity, project, status) pulled out
+and indexed. One aggregate (an order with its lines, an invoice with its
+lines) is one row, so a change to it is one version and one event.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# BigInteger keys become INTEGER on SQLite so that they alias the rowid and
+# autoincrement; on PostgreSQL they are BIGINT identities.
+SeqKey = BigInteger().with_variant(Integer(), "sqlite")
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("source_system", String(100), nullable=False),
+    Column("source_key", String(200), nullable=False),
+    Column("legal_entity_id", String(36)),
+    Column("project_id", String(36)),
+    Column("status", String(40)),
+    Column("data", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("changed_by", String(200), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "source_system", "source_key", name="uq_records_origin"),
+    Index("ix_records_kind_project", "kind", "project_id"),
+    Index("ix_records_kind_status", "kind", "status"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", SeqKey, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(120), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    Column("causation_id", String(64)),
+    Column("envelope", Text, nullable=False),
+    Index("ix_outbox_subject", "subject"),
+)
+
+relay_offsets = Table(
+    "relay_offsets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+import_runs = Table(
+    "import_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("profile", String(100), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(20)),
+    Column("counts", JSON),
+    Column("run_dir", Text),
+    Column("correlation_id", String(64), nullable=False),
+)
+
+# Items that wait for a person's decision (a near supplier match, say). The
+# decision is remembered by `item_key`, so the same question is asked once.
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", SeqKey, primary_key=True, autoincrement=True),
+    Column("topic", String(60), nullable=False),
+    Column("item_key", String(400), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("score", Float),
+    Column("evidence", JSON, nullable=False),
+    Column("decision", String(40)),
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("note", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("topic", "item_key", name="uq_review_items_key"),
+)

@@ -1,0 +1,267 @@
+"""The store: canonical records and their outbox events, in one transaction.
+
+`Store.transaction()` opens a unit of work. `Transaction.save(record)` writes
+the record when its content changed and, in the same transaction, one
+CloudEvents event to the outbox; when nothing changed it writes nothing. If
+the transaction fails, neither the record nor its event is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from tieline import catalog
+from tieline._context import current_causation_id, current_correlation_id, new_id
+from tieline.envelope import CloudEvent
+from tieline.errors import StoreBusy
+from tieline.model import RECORD_TYPES, CanonicalRecord
+from tieline.store._engine import create_store_engine
+from tieline.store._schema import outbox, records
+
+R = TypeVar("R", bound=CanonicalRecord)
+
+
+class Action(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What `save` did: the action, the record as stored, and its event."""
+
+    action: Action
+    record: CanonicalRecord
+    event: CloudEvent | None
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """A stable hash of a record's content, for change detection."""
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Store:
+    """Opens transactions on the database named by a SQLAlchemy URL."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self._owns_engine = engine is None
+        self.engine = engine if engine is not None else create_store_engine(url)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        from tieline.store.migrations import upgrade_to_head
+
+        upgrade_to_head(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A unit of work: committed on normal exit, rolled back on error."""
+        try:
+            with self.engine.begin() as connection:
+                yield Transaction(connection)
+        except OperationalError as err:
+            raise _translate(err) from err
+        except DBAPIError as err:
+            if _is_concurrency_failure(err):
+                raise StoreBusy(str(err.orig)) from err
+            raise
+
+    def close(self) -> None:
+        """Release the connection pool, if this store created it."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+
+class Transaction:
+    """Reads and writes canonical records inside one database transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def get(self, cls: type[R], record_id: str) -> R | None:
+        """The record of type `cls` with `record_id`, or None."""
+        row = self.connection.execute(
+            select(records).where(records.c.id == record_id, records.c.kind == cls.kind)
+        ).first()
+        return None if row is None else _to_record(cls, row._mapping)
+
+    def list(
+        self,
+        cls: type[R],
+        *,
+        project_id: str | None = None,
+        legal_entity_id: str | None = None,
+        status: str | None = None,
+        source_system: str | None = None,
+    ) -> list[R]:
+        """Records of type `cls`, filtered, in the order they were created."""
+        query = select(records).where(records.c.kind == cls.kind)
+        for column, value in (
+            (records.c.project_id, project_id),
+            (records.c.legal_entity_id, legal_entity_id),
+            (records.c.status, status),
+            (records.c.source_system, source_system),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        query = query.order_by(records.c.created_at, records.c.id)
+        return [_to_record(cls, row._mapping) for row in self.connection.execute(query)]
+
+    def count(self, cls: type[CanonicalRecord]) -> int:
+        """How many records of type `cls` the store holds."""
+        query = select(func.count()).select_from(records)
+        return int(
+            self.connection.execute(
+                query.where(records.c.kind == cls.kind)
+            ).scalar_one()
+        )
+
+    def save(self, record: R, *, actor: str) -> Change:
+        """Write `record` if its content changed, with one outbox event.
+
+        `actor` is who or what made the change (a person, or `import:<profile>`).
+        """
+        content = record.content()
+        digest = content_hash(content)
+        row = self.connection.execute(
+            select(records.c.content_hash, records.c.version, records.c.status).where(
+                records.c.id == record.id
+            )
+        ).first()
+        if row is not None and row.content_hash == digest:
+            return Change(Action.UNCHANGED, record, None)
+
+        now = datetime.now(UTC)
+        version = 1 if row is None else row.version + 1
+        values = _columns(record, content, digest, version, actor, now)
+        if row is None:
+            self.connection.execute(insert(records).values(created_at=now, **values))
+            action, previous_status = Action.CREATED, None
+        else:
+            self.connection.execute(
+                update(records).where(records.c.id == record.id).values(**values)
+            )
+            action, previous_status = Action.UPDATED, row.status
+
+        stored = record.model_copy(
+            update={"changed_by": actor, "changed_at": now, "version": version}
+        )
+        event = self._emit_change(stored, content, action, previous_status)
+        return Change(action, stored, event)
+
+    def emit(self, event_type: str, subject: str, data: dict[str, Any]) -> CloudEvent:
+        """Write an event that is not a record change (e.g. an import's end)."""
+        event = CloudEvent(
+            id=new_id(),
+            type=event_type,
+            subject=subject,
+            data=data,
+            correlationid=current_correlation_id(),
+            causationid=current_causation_id(),
+        )
+        self._write_event(event)
+        return event
+
+    def _emit_change(
+        self,
+        record: CanonicalRecord,
+        content: dict[str, Any],
+        action: Action,
+        previous_status: str | None,
+    ) -> CloudEvent:
+        status = record.status_value
+        name = action.value
+        if (
+            action is Action.UPDATED
+            and status != previous_status
+            and status in catalog.STATUS_EVENTS[record.kind]
+        ):
+            name = status
+        data = dict(content, version=record.version, changed_by=record.changed_by)
+        if action is Action.UPDATED and status != previous_status:
+            data["previous_status"] = previous_status
+        return self.emit(catalog.event_type(record.kind, name), record.subject, data)
+
+    def _write_event(self, event: CloudEvent) -> None:
+        self.connection.execute(
+            insert(outbox).values(
+                event_id=event.id,
+                type=event.type,
+                source=event.source,
+                subject=event.subject,
+                time=event.time,
+                correlation_id=event.correlationid,
+                causation_id=event.causationid,
+                envelope=event.to_json(),
+            )
+        )
+
+
+def _columns(
+    record: CanonicalRecord,
+    content: dict[str, Any],
+    digest: str,
+    version: int,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "source_system": record.origin.system,
+        "source_key": record.origin.key,
+        "legal_entity_id": content.get("legal_entity_id"),
+        "project_id": content.get("project_id"),
+        "status": record.status_value,
+        "data": content,
+        "content_hash": digest,
+        "version": version,
+        "changed_by": actor,
+        "changed_at": now,
+    }
+
+
+def _to_record(cls: type[R], row: Any) -> R:
+    if row["kind"] != cls.kind:
+        raise TypeError(f"row {row['id']} is a {row['kind']}, not a {cls.kind}")
+    changed_at: datetime = row["changed_at"]
+    if changed_at.tzinfo is None:  # SQLite keeps no zone; we only write UTC.
+        changed_at = changed_at.replace(tzinfo=UTC)
+    return cls.model_validate(
+        dict(
+            row["data"],
+            changed_by=row["changed_by"],
+            changed_at=changed_at,
+            version=row["version"],
+        )
+    )
+
+
+def record_type(kind: str) -> type[CanonicalRecord]:
+    """The model class of `kind`."""
+    return RECORD_TYPES[kind]
+
+
+def _translate(err: OperationalError) -> Exception:
+    message = str(err.orig)
+    if "locked" in message or "busy" in message or _is_concurrency_failure(err):
+        return StoreBusy(message)
+    return err
+
+
+def _is_concurrency_failure(err: DBAPIError) -> bool:
+    # PostgreSQL's serialization_failure and deadlock_detected.
+    return getattr(err.orig, "sqlstate", None) in {"40001", "40P01"}
