@@ -7,10 +7,18 @@ from pathlib import Path
 
 import uvicorn
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
+from tieline import intake
 from tieline.api import create_app
 from tieline.events import OutboxRelay
-from tieline.intake import ExitCode
+from tieline.intake import ExitCode, RunReport
 from tieline.logging import get_logger
 from tieline.settings import Settings
 from tieline.store import Store
@@ -40,7 +48,49 @@ def run_import(
     console: Console,
 ) -> ExitCode:
     """Run one import and print its figures; returns the exit code."""
-    raise NotImplementedError("file intake is being built")
+    store = open_store(settings)
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("starting", total=None)
+
+            def show(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total or None)
+
+            report = intake.run_import(
+                store,
+                profile,
+                paths,
+                runs_dir=settings.runs_dir,
+                dry_run=dry_run,
+                progress=show,
+            )
+    finally:
+        store.close()
+    print_run_report(report, console)
+    return report.exit_code
+
+
+def print_run_report(report: RunReport, console: Console) -> None:
+    """The figures of an import run, and where its reports were written."""
+    summary = report.summary()
+    title = "dry run (nothing stored)" if report.dry_run else "import"
+    console.print(f"{title} {report.profile}: {summary['read']} rows read")
+    console.print(
+        "  created {created}, updated {updated}, unchanged {unchanged}, "
+        "rejected {rejected}, flagged {flagged}".format(**summary)
+    )
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False, highlight=False)
+    if report.failure:
+        console.print(f"  failed: {report.failure}", markup=False, highlight=False)
+    console.print(f"  run folder: {report.run_dir}", markup=False, highlight=False)
 
 
 def print_cost_report(

@@ -1,0 +1,162 @@
+"""Import profiles: which files, which columns, which transforms, which key.
+
+A profile is a TOML file. A new export layout needs a new profile, not code.
+Shipped profiles live beside this module in `profiles/`; `tieline import`
+takes a shipped profile's name or the path of a profile file.
+
+```toml
+name = "masterformat"
+system = "masterformat"      # the origin system of the records it makes
+builder = "records"          # how tables become records (see builders)
+
+[options]                    # the builder's own settings
+
+[[tables]]
+name = "codes"
+file = "masterformat-2016-with-levels.csv"   # a glob, matched in each folder given
+kind = "cost_code"                           # for the generic `records` builder
+key = ["code"]                               # the natural key of a row
+[tables.csv]                                 # all optional: detected when left out
+encoding = "utf-8"
+delimiter = ","
+decimal = "."                                # or ","
+thousands = ""                               # "," "." " " or "'"
+[tables.columns]
+code = { column = "code", type = "str", required = true }
+name = { column = "label", transforms = ["strip"] }
+level = { column = "level", type = "int" }
+[tables.constants]
+system = "masterformat-2016"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tieline.errors import ConfigurationError
+
+ColumnType = Literal["str", "int", "decimal", "date", "bool"]
+
+
+class ColumnSpec(BaseModel):
+    """How one field is read from one source column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str | int
+    type: ColumnType = "str"
+    required: bool = False
+    transforms: tuple[str, ...] = ("strip",)
+    date_format: str | None = None
+    default: Any = None
+
+
+class CsvOptions(BaseModel):
+    """CSV dialect; every part is detected from the file when left out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    encoding: str | None = None
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    decimal: Literal[".", ","] | None = None
+    thousands: Literal["", ",", ".", " ", "'"] | None = None
+    header_row: int = Field(default=1, ge=1)
+
+
+class XlsxOptions(BaseModel):
+    """Which sheet of a workbook, and where its header is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sheet: str | None = None
+    header_row: int = Field(default=1, ge=1)
+
+
+class TableSpec(BaseModel):
+    """One input table: a file pattern, its columns and its natural key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    file: str
+    format: Literal["csv", "xlsx", "json", "ubl"] | None = None
+    kind: str | None = None
+    key: tuple[str, ...] = ()
+    required: bool = True
+    csv: CsvOptions = CsvOptions()
+    xlsx: XlsxOptions = XlsxOptions()
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    constants: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _key_is_a_column(self) -> TableSpec:
+        missing = [k for k in self.key if k not in self.columns]
+        if missing:
+            raise ValueError(f"table {self.name}: key {missing} names no column")
+        return self
+
+    def format_for(self, path: Path) -> str:
+        """The table's format, from the profile or else the file's suffix."""
+        if self.format:
+            return self.format
+        suffix = path.suffix.lower().lstrip(".")
+        return {"xml": "ubl", "xlsx": "xlsx", "json": "json"}.get(suffix, "csv")
+
+
+class Profile(BaseModel):
+    """A whole import profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    system: str
+    builder: str = "records"
+    options: dict[str, Any] = Field(default_factory=dict)
+    tables: tuple[TableSpec, ...] = Field(min_length=1)
+
+    def table(self, name: str) -> TableSpec:
+        """The table spec called `name`."""
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise ConfigurationError(f"profile {self.name} has no table {name!r}")
+
+
+def shipped_profiles() -> list[str]:
+    """Names of the profiles that ship with tieline."""
+    folder = resources.files("tieline.intake") / "profiles"
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    )
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """A shipped profile by name, or a profile file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        text = path.read_text(encoding="utf-8")
+        where = str(path)
+    else:
+        entry = resources.files("tieline.intake") / "profiles" / f"{name_or_path}.toml"
+        if not entry.is_file():
+            known = ", ".join(shipped_profiles())
+            raise ConfigurationError(
+                f"no profile {name_or_path!r}: give a .toml file or one of: {known}"
+            )
+        text = entry.read_text(encoding="utf-8")
+        where = f"shipped profile {name_or_path}"
+    try:
+        return Profile.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigurationError(f"{where} is not valid TOML: {err}") from err
+    except ValidationError as err:
+        raise ConfigurationError(f"{where} is not a valid profile: {err}") from err
