@@ -465,3 +465,42 @@ def test_an_unused_cost_code_record_adds_no_line() -> None:
     report = build_cost_report(CostRecords(projects=[project], cost_codes=[code]))
 
     assert report.projects[0].lines == ()
+
+
+def test_an_invoice_whose_lines_miss_its_net_total_is_named() -> None:
+    project = _usd_project()
+    place = {"project_id": project.id, "cost_code": "03 30 00"}
+    bill = invoice(
+        "INV-5", InvoiceStatus.MATCHED, [billing("1", "90.00", **place)], tax="0.00"
+    ).model_copy(update={"net_total": D("100.00"), "gross_total": D("100.00")})
+    paid = payment("PAY-4", "USD", (bill, "100.00"))
+
+    report = build_cost_report(
+        CostRecords(projects=[project], invoices=[bill], payments=[paid])
+    )
+
+    (cost,) = report.projects
+    assert (cost.totals.invoiced, cost.totals.paid) == (D("90.00"), D("100.00"))
+    assert [str(w) for w in cost.warnings] == [
+        "invoice INV-5: lines add up to 90.00 net, but its net total is 100.00; "
+        "the lines are reported"
+    ]
+
+
+def test_a_payment_of_an_invoice_with_no_gross_total_is_named() -> None:
+    project = _usd_project()
+    place = {"project_id": project.id, "cost_code": "03 30 00"}
+    bill = invoice(
+        "INV-4", InvoiceStatus.POSTED, [billing("1", "0.00", **place)], tax="0.00"
+    )
+    paid = payment("PAY-3", "USD", (bill, "5.00"))
+
+    report = build_cost_report(
+        CostRecords(projects=[project], invoices=[bill], payments=[paid])
+    )
+
+    (cost,) = report.projects
+    assert cost.totals.paid == D(0)
+    assert [str(w) for w in cost.warnings] == [
+        "invoice INV-4: is paid but its gross total is zero; left out of paid"
+    ]
