@@ -40,7 +40,6 @@ The rules (the foundation issue, item 8), in the order they are applied:
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +69,8 @@ from tieline.model import (
     record_id,
 )
 from tieline.money import check_currency, minor_unit, round_money
+from tieline.store import Action, Change
+from tieline.suppliers import SupplierResolver, is_engineers_estimate, is_placeholder
 
 R = TypeVar("R", bound=CanonicalRecord)
 
@@ -201,35 +202,38 @@ def build_bid_tabulation(context: BuildContext) -> None:
 
 
 def _supplier_identity(context: BuildContext) -> _SupplierIdentity:
-    # TODO: supplier identity (issue item 5) is not merged yet; until it is,
-    # each spelling is its own supplier, so "NUTTER CORP." and "NUTTER
-    # CORPORATION" are two suppliers. Swap this line for the SupplierResolver
-    # adapter when it lands.
-    return _ExactNames(context)
+    return _Resolver(context)
 
 
-class _ExactNames:
-    """Stand-in for supplier identity: one supplier per exact spelling."""
+class _Resolver:
+    """Supplier identity (item 5), counting what it saves in the run's figures."""
 
-    _PLACEHOLDER = re.compile(r"NAME OF (CONTRACTOR|BIDDER)\b.*", re.IGNORECASE)
-    _ESTIMATE = re.compile(r"ENGINEER'?S\s+ESTIMATE", re.IGNORECASE)
+    is_placeholder = staticmethod(is_placeholder)
+    is_engineers_estimate = staticmethod(is_engineers_estimate)
 
     def __init__(self, context: BuildContext) -> None:
         self._context = context
+        self._resolver = SupplierResolver(
+            context.tx, system=context.profile.system, actor=context.actor
+        )
 
     def resolve(self, name: str) -> Supplier:
-        supplier = Supplier(
-            origin=Origin(system=self._context.profile.system, key=name),
-            legal_name=name,
-            aliases=[name],
+        resolution = self._resolver.resolve(name)
+        action = (
+            Action.CREATED
+            if resolution.created
+            else Action.UPDATED
+            if resolution.updated
+            else Action.UNCHANGED
         )
-        return _save(self._context, supplier)
-
-    def is_placeholder(self, name: str) -> bool:
-        return self._PLACEHOLDER.fullmatch(name.strip()) is not None
-
-    def is_engineers_estimate(self, name: str) -> bool:
-        return self._ESTIMATE.fullmatch(name.strip()) is not None
+        self._context.run.record(Change(action, resolution.supplier, None))
+        for review in resolution.reviews:
+            other = review.evidence.get("existing", {}).get("name", "another")
+            self._context.run.note(
+                f"supplier {name!r} may be {other!r} (score {review.score}); "
+                f"kept apart until a person decides review item {review.id}"
+            )
+        return resolution.supplier
 
 
 # --- options and the legal entity ---------------------------------------------
