@@ -96,7 +96,8 @@ def measure(folder: Path, repeat: int, profile_to: Path | None) -> None:
         store.close()
     print(f"port-of-portland import, SQLite, {report.read} rows over 4 files")
     print(
-        f"  records created {report.summary()['created']}, re-import unchanged "
+        f"  records created {report.summary()['created']}, updated "
+        f"{report.summary()['updated']}; re-import unchanged "
         f"{second.summary()['unchanged']}"
     )
     show("first import", firsts)

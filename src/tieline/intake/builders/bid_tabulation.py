@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -127,6 +127,7 @@ class _PayItem:
     """An accepted pay item and the cost code it ends up on."""
 
     key: str
+    project_key: str
     row: Row
     description: str
     quantity: Decimal
@@ -177,16 +178,6 @@ class _Tab:
         return None if price is None else price.amount
 
 
-class _SupplierIdentity(Protocol):
-    """What the builder needs of supplier identity (issue item 5)."""
-
-    def resolve(self, name: str) -> Supplier: ...
-
-    def is_placeholder(self, name: str) -> bool: ...
-
-    def is_engineers_estimate(self, name: str) -> bool: ...
-
-
 def build_bid_tabulation(context: BuildContext) -> None:
     """Build projects, cost codes, suppliers, budgets and awards from bid tabs."""
     options = _read_options(context)
@@ -194,22 +185,15 @@ def build_bid_tabulation(context: BuildContext) -> None:
     tabs = _build_projects(context, options, entity)
     items, rejected = _accept_pay_items(context, options, tabs)
     _assign_cost_codes(context, options, tabs, items, rejected)
-    bidders = _identify_bidders(context, _supplier_identity(context), items)
+    bidders = _identify_bidders(context, _Resolver(context), items)
     _collect_prices(context, options, tabs, items, rejected, bidders)
     for tab in tabs.values():
         _save_budget(context, options, tab)
         _save_award(context, options, entity, tab)
 
 
-def _supplier_identity(context: BuildContext) -> _SupplierIdentity:
-    return _Resolver(context)
-
-
 class _Resolver:
     """Supplier identity (item 5), counting what it saves in the run's figures."""
-
-    is_placeholder = staticmethod(is_placeholder)
-    is_engineers_estimate = staticmethod(is_engineers_estimate)
 
     def __init__(self, context: BuildContext) -> None:
         self._context = context
@@ -402,6 +386,7 @@ def _pay_item(key: str, row: Row, options: _Options) -> _PayItem:
     values = row.values
     return _PayItem(
         key=key,
+        project_key=values["project_id"],
         row=row,
         description=values["description"] or values["raw_description"] or "",
         quantity=values["quantity"],
@@ -518,7 +503,7 @@ def _save_cost_codes(
 
 
 def _identify_bidders(
-    context: BuildContext, identity: _SupplierIdentity, items: dict[str, _PayItem]
+    context: BuildContext, resolver: _Resolver, items: dict[str, _PayItem]
 ) -> dict[str, _Bidder]:
     """Each name bid on an accepted pay item: estimate, placeholder or supplier."""
     bidders: dict[str, _Bidder] = {}
@@ -526,12 +511,12 @@ def _identify_bidders(
         name: str = row.values["bidder"]
         if name in bidders or row.values["item_id"] not in items:
             continue
-        if identity.is_engineers_estimate(name):
+        if is_engineers_estimate(name):
             bidders[name] = _Bidder(_ESTIMATE, name, "estimate")
-        elif identity.is_placeholder(name):
+        elif is_placeholder(name):
             bidders[name] = _Bidder(name, name, "placeholder")
         else:
-            supplier = identity.resolve(name)
+            supplier = resolver.resolve(name)
             bidders[name] = _Bidder(supplier.id, name, "real")
     return bidders
 
@@ -548,6 +533,21 @@ def _collect_prices(
     bidders: dict[str, _Bidder],
 ) -> None:
     """Settle one price per pay item and bidder, on each project's tab."""
+    pairs = _pair_rows(context, items, rejected, bidders)
+    for (item_key, _), rows in pairs.items():
+        item = items[item_key]
+        bidder = bidders[rows[0].values["bidder"]]
+        _settle_pair(context, options, tabs[item.project_key], item, bidder, rows)
+    context.advance(len(context.tables["bids"].rows))
+
+
+def _pair_rows(
+    context: BuildContext,
+    items: dict[str, _PayItem],
+    rejected: dict[str, str],
+    bidders: dict[str, _Bidder],
+) -> dict[tuple[str, str], list[Row]]:
+    """Bid rows by (pay item, bidder); rows that can take no part rejected."""
     pairs: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in context.tables["bids"].rows:
         item_key: str = row.values["item_id"]
@@ -557,20 +557,11 @@ def _collect_prices(
             continue
         bidder = bidders[row.values["bidder"]]
         if bidder.role == "placeholder":
-            context.reject_row(
-                row,
-                "bidder",
-                f"{bidder.name!r} is a template placeholder, not a bidder",
-            )
+            reason = f"{bidder.name!r} is a template placeholder, not a bidder"
+            context.reject_row(row, "bidder", reason)
             continue
         pairs[(item_key, bidder.key)].append(row)
-    item_tabs = {item.key: tab for tab in tabs.values() for item in tab.items}
-    for (item_key, _), rows in pairs.items():
-        bidder = bidders[rows[0].values["bidder"]]
-        _settle_pair(
-            context, options, item_tabs[item_key], items[item_key], bidder, rows
-        )
-    context.advance(len(context.tables["bids"].rows))
+    return pairs
 
 
 def _settle_pair(
@@ -584,7 +575,7 @@ def _settle_pair(
     """Keep one price for the pair, or reject every row of a conflict."""
     tab.bidders.setdefault(bidder.key, bidder)
     prices = [_read_price(row, options) for row in rows]
-    distinct = sorted({_shown(p.amount) for p in prices})
+    distinct = list(dict.fromkeys(_shown(p.amount) for p in prices))
     if len(distinct) > 1:
         tab.conflicts.setdefault(bidder.key, set()).add(item.key)
         for row in rows:
