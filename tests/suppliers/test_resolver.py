@@ -198,6 +198,35 @@ def test_a_tax_id_in_any_form_finds_the_same_supplier(store: Store) -> None:
     assert second.supplier.aliases == ["Harbour Civil Ltd", "HCE Civil Engineering"]
 
 
+def test_a_supplier_saved_without_aliases_is_found_by_legal_name_and_tax_id(
+    store: Store,
+) -> None:
+    # Given a supplier saved by other code, with a legal name only and a tax
+    # id as written
+    with store.transaction() as tx:
+        saved = tx.save(
+            Supplier(
+                origin=Origin(system="erp", key="S-1"),
+                legal_name="Harbour Civil Ltd",
+                tax_id="GB 123 4567",
+            ),
+            actor="test",
+        ).record
+
+    # When the resolver meets it under its name and under its tax id
+    with store.transaction() as tx:
+        resolver = SupplierResolver(tx, system=SYSTEM, actor="test")
+        by_name = resolver.resolve("HARBOUR CIVIL LIMITED")
+        by_tax_id = resolver.resolve("HCE", tax_id="1234567", country="GB")
+
+    # Then both find it
+    assert by_name.supplier.id == saved.id
+    assert by_name.rule is MatchRule.SAME_NAME
+    assert by_tax_id.supplier.id == saved.id
+    assert by_tax_id.rule is MatchRule.SAME_TAX_ID
+    assert by_tax_id.supplier.aliases == ["HARBOUR CIVIL LIMITED", "HCE"]
+
+
 def test_a_tax_id_is_added_to_the_supplier_found_by_name(store: Store) -> None:
     with store.transaction() as tx:
         resolver = SupplierResolver(tx, system=SYSTEM, actor="test")

@@ -97,6 +97,9 @@ class SupplierResolver:
             supplier_id, rule = remembered
             return Resolution(self._records[supplier_id], False, False, rule)
 
+        # TODO: a new spelling is scored against every alias of every
+        # supplier (a few microseconds each); a supplier master in the tens of
+        # thousands would want a blocking index before the fuzzy pass.
         matches = [
             m for view in self._views.values() if (m := compare(parsed, tax, view))
         ]
@@ -144,9 +147,13 @@ class SupplierResolver:
     def _refresh_view(self, supplier: Supplier) -> None:
         # A supplier's view also holds the spellings and tax ids of the
         # suppliers merged into it, so that they keep finding it.
-        absorbed = self._absorbed.get(supplier.id, [])
-        spellings = dict.fromkeys(a for s in [supplier, *absorbed] for a in s.aliases)
-        tax_ids = {s.tax_id for s in [supplier, *absorbed] if s.tax_id}
+        # A supplier saved by other code may carry its legal name only, or a
+        # tax id as written; both still count.
+        family = [supplier, *self._absorbed.get(supplier.id, [])]
+        spellings = dict.fromkeys(
+            name for s in family for name in (s.legal_name, *s.aliases)
+        )
+        tax_ids = {_stored_tax_id(s.tax_id) for s in family if s.tax_id}
         self._views[supplier.id] = SupplierView(
             supplier_id=supplier.id,
             rank=self._ranks[supplier.id],
@@ -197,6 +204,10 @@ class SupplierResolver:
         return Resolution(saved, True, False, None, tuple(i for i in asked if i))
 
     def _save(self, supplier: Supplier) -> Supplier:
+        # TODO: two transactions that meet the same new spelling at once both
+        # insert its supplier; the second fails on the origin's unique key with
+        # a database error rather than StoreBusy, so its import fails instead
+        # of retrying. Imports run one at a time today.
         stored = self.tx.save(supplier, actor=self.actor).record
         assert isinstance(stored, Supplier)  # save returns what it was given
         self._records[stored.id] = stored
@@ -245,6 +256,13 @@ def _tax_id(tax_id: str | None, country: str | None, name: str) -> str | None:
         return normalise_tax_id(tax_id, country=country)
     except ValidationFailed as err:
         raise ValidationFailed(err.reason, record=name, field=err.field) from err
+
+
+def _stored_tax_id(tax_id: str) -> str:
+    try:
+        return normalise_tax_id(tax_id)
+    except ValidationFailed:
+        return tax_id
 
 
 def _side(normalised: str, tax_id: str | None) -> str:

@@ -144,7 +144,8 @@ class SupplierReviews:
         """Record a person's answer; "same" merges the two suppliers."""
         current = self.get(item if isinstance(item, int) else item.id)
         answer = _decision(decision, current.id)
-        if not by.strip():
+        person = by.strip()
+        if not person:
             raise ValidationFailed(
                 "a decision needs the name of who took it",
                 record=f"review item {current.id}",
@@ -155,10 +156,16 @@ class SupplierReviews:
                 return current
             raise ReviewAlreadyDecided(current.id, current.decision.value)
         if answer is Decision.SAME:
+            # TODO: the earlier supplier always carries on; a person cannot yet
+            # choose the other one, and must rename it afterwards if it was
+            # the better record.
             merge_suppliers(
-                self.tx, current.existing_supplier_id, current.new_supplier_id, by=by
+                self.tx,
+                current.existing_supplier_id,
+                current.new_supplier_id,
+                by=person,
             )
-        self._stamp(current.id, answer, by=by.strip(), note=note)
+        self._stamp(current.id, answer, by=person, note=note)
         log.info("supplier.review_decided", item_id=current.id, decision=answer.value)
         return self.get(current.id)
 
@@ -178,7 +185,12 @@ class SupplierReviews:
 
 
 def merge_suppliers(tx: Transaction, keep_id: str, absorb_id: str, *, by: str) -> None:
-    """Merge supplier `absorb_id` into `keep_id` (each followed to where it went)."""
+    """Merge supplier `absorb_id` into `keep_id` (each followed to where it went).
+
+    TODO: records that name the merged supplier (commitments, invoices) are
+    not re-pointed here; until their next import re-resolves them, a reader
+    must follow `merged_into` to see one supplier's whole spend.
+    """
     keep = _final(tx, keep_id)
     absorbed = _final(tx, absorb_id)
     if keep.id == absorbed.id:
