@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tieline.intake.builders._context import BuildContext
+from tieline.intake.builders.bid_tabulation import build_bid_tabulation
 from tieline.intake.builders.records import build_records
 
 Builder = Callable[[BuildContext], None]
 
 BUILDERS: dict[str, Builder] = {
     "records": build_records,
+    "bid-tabulation": build_bid_tabulation,
 }
 
 
