@@ -10,8 +10,15 @@ migration 0002); readers order by (txid, seq) and read only rows whose
 transaction is older than the oldest one still running
 (`pg_snapshot_xmin(pg_current_snapshot())`). Every transaction below that line
 has finished, so the set of rows below it can no longer grow, and a position
-in it never skips a row. The cost: one long-running writing transaction holds
-every reader back until it ends.
+in it never skips a row. The cost: transaction ids are server-wide, so any
+transaction on the same PostgreSQL server (any database) that is still open
+holds every reader back until it ends: events are delayed, never lost. Give
+tieline a server without long-running transactions, or set
+`idle_in_transaction_session_timeout`, to keep relay lag low.
+
+TODO: narrowing the horizon to this database's writers would free the relay
+from other databases' long transactions; until then a report that runs for
+minutes on the same server delays every event by as long.
 
 SQLite has one writer at a time (`BEGIN IMMEDIATE`), so commit order is seq
 order there and the transaction id stays NULL (read as 0).
