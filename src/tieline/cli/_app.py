@@ -115,6 +115,11 @@ def demo(
     run_demo(_settings(), data=data, serve_after=serve_after, console=console)
 
 
+from tieline.cli._deadletters import deadletters_app  # noqa: E402 - needs `app` above
+
+app.add_typer(deadletters_app, name="deadletters")
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line."""
     try:
