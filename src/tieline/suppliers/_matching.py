@@ -78,6 +78,8 @@ NEAR_SCORE: Final[float] = 70.0
 
 
 class Certainty(enum.StrEnum):
+    """Whether a match makes two spellings one supplier, or only perhaps."""
+
     CERTAIN = "certain"
     NEAR = "near"
 
