@@ -245,6 +245,11 @@ def test_a_changed_row_is_one_update_and_one_event(
         ),
         ("missing column", "error: codes.csv: no column 'Level' for field level"),
         ("missing path", "error: "),
+        (
+            "unknown transform",
+            "harbour-wbs.toml is not a valid profile: "
+            "tables.0.columns.level.transforms: unknown transforms ['shout']",
+        ),
     ],
 )
 def test_a_failed_run_exits_1_with_one_line_and_no_traceback(
@@ -264,11 +269,14 @@ def test_a_failed_run_exits_1_with_one_line_and_no_traceback(
         (folder / "codes.csv").write_text("Code;Title\n1;Site works\n")
     elif case == "missing path":
         folder = tmp_path / "nowhere"
+    elif case == "unknown transform":
+        profile.write_text(PROFILE.replace('type = "int"', 'transforms = ["shout"]'))
 
     result = tieline(env, "import", profile_arg, folder)
 
     assert result.exit_code == 1
-    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert message in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

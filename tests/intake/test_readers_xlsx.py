@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -103,6 +105,28 @@ def test_the_header_is_found_without_being_told(workbook: Path) -> None:
     table = read_table(cost_table(), workbook)
 
     assert [row.number for row in table.rows] == [4, 6, 7]
+
+
+def test_a_wrong_stored_dimension_does_not_cut_the_sheet(
+    workbook: Path, tmp_path: Path
+) -> None:
+    # Given a workbook whose sheets claim to span only A1, as some writers do
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(workbook) as source, zipfile.ZipFile(damaged, "w") as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1"', data)
+            out.writestr(item, data)
+
+    # Then every row and column is read all the same
+    table = read_table(cost_table(header_row=3), damaged)
+
+    assert [(r.number, r.values["amount"]) for r in table.rows] == [
+        (4, Decimal("27367.7")),
+        (6, Decimal("0.3")),
+        (7, Decimal("1234.50")),
+    ]
 
 
 def test_a_missing_sheet_lists_the_sheets_there_are(workbook: Path) -> None:

@@ -62,7 +62,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tieline.errors import ConfigurationError
 
@@ -80,6 +87,18 @@ class ColumnSpec(BaseModel):
     transforms: tuple[str, ...] = ("strip",)
     date_format: str | None = None
     default: Any = None
+
+    @field_validator("transforms")
+    @classmethod
+    def _known_transforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Imported here: `_cells` reads column specs, so it imports this module.
+        from tieline.intake._cells import TRANSFORMS
+
+        unknown = [t for t in value if t.partition(":")[0] not in TRANSFORMS]
+        if unknown:
+            known = ", ".join(sorted(TRANSFORMS))
+            raise ValueError(f"unknown transforms {unknown} (known: {known})")
+        return value
 
 
 class CsvOptions(BaseModel):
@@ -209,4 +228,16 @@ def load_profile(name_or_path: str) -> Profile:
     except tomllib.TOMLDecodeError as err:
         raise ConfigurationError(f"{where} is not valid TOML: {err}") from err
     except ValidationError as err:
-        raise ConfigurationError(f"{where} is not a valid profile: {err}") from err
+        raise ConfigurationError(
+            f"{where} is not a valid profile: {_first_problem(err)}"
+        ) from err
+
+
+def _first_problem(err: ValidationError) -> str:
+    """The first validation error on one line: where in the profile, and why."""
+    errors = err.errors()
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {message}{more}"

@@ -342,6 +342,7 @@ def _csv_rows(spec: TableSpec, text: str, file: str) -> list[RawRow]:
 def _xlsx_rows(spec: TableSpec, path: Path) -> list[RawRow]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -357,6 +358,10 @@ def _xlsx_rows(spec: TableSpec, path: Path) -> list[RawRow]:
                 f"(the workbook has: {', '.join(workbook.sheetnames)})"
             )
         sheet = workbook[name] if name is not None else workbook.worksheets[0]
+        if isinstance(sheet, ReadOnlyWorksheet):
+            # Some writers store a wrong <dimension> ("A1:A1"); read-only mode
+            # trusts it and would return one cell of the whole sheet.
+            sheet.reset_dimensions()
         rows: list[RawRow] = []
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             cells = [_xlsx_value(v) for v in values]
