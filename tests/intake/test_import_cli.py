@@ -327,3 +327,18 @@ def test_a_run_that_fails_midway_keeps_no_record_and_no_event(
     assert result.exit_code == 1
     assert result.stderr.startswith("error: table more: no canonical kind 'nonesuch'")
     assert snapshot(store) == ([], [])
+
+
+@pytest.mark.shared_data
+def test_a_shipped_profile_is_named_on_the_command_line(
+    env: dict[str, str], store: Store, shared_data: Path
+) -> None:
+    result = tieline(env, "import", "masterformat", shared_data / "masterformat-json")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == [
+        "import masterformat: 8774 rows read",
+        "  created 8774, updated 0, unchanged 0, rejected 0, flagged 0",
+    ]
+    with store.transaction() as tx:
+        assert tx.count(CostCode) == 8774
