@@ -3,6 +3,10 @@
 Both rules look for the nearest candidate among the codes of the same
 import; a code whose candidates are all missing (or, with levels, none is
 at a lower level) has no parent.
+
+TODO: candidates come only from the same import, not from codes already in
+the store; importing a file of child codes alone (say a company's additions
+to MasterFormat) leaves them without parents even when the store holds them.
 """
 
 from __future__ import annotations

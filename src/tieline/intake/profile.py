@@ -43,6 +43,8 @@ Columns are found by their header text, ignoring case and stray spaces
 (`"Units "` finds `units`), or by position (`column = 3`, counted from 1).
 Without `header_row`, the header is the first of the file's first 20
 non-blank rows that holds every named column.
+TODO: a file without a header row cannot be read yet (its first row would
+be taken as the header); such an export needs a header added by hand.
 
 Hierarchy rules, both generic (no code system is built in):
 - `zero_trailing`: the parent is the nearest code in the table reached by
