@@ -63,10 +63,25 @@ def import_(
         typer.Option("--dry-run", help="Read and check everything, store nothing."),
     ] = False,
 ) -> None:
-    """Import exports as canonical records (exit 0: all in, 2: some rejected)."""
+    """Import exports as canonical records (exit 0: all in, 2: some rejected).
+
+    Exit 1 when the run itself failed (an unknown or broken profile, no file
+    matching a table, a missing column), with the reason on one line.
+    """
     from tieline.cli._commands import run_import
 
-    code = run_import(_settings(), profile, paths, dry_run=dry_run, console=console)
+    try:
+        code = run_import(
+            _settings(),
+            profile,
+            paths,
+            dry_run=dry_run,
+            console=console,
+            err_console=err_console,
+        )
+    except TielineError as err:
+        _print_error(err)
+        raise typer.Exit(1) from None
     raise typer.Exit(int(code))
 
 
@@ -125,6 +140,10 @@ def demo(
     run_demo(_settings(), data=data, serve_after=serve_after, console=console)
 
 
+def _print_error(err: TielineError | str) -> None:
+    err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+
+
 suppliers_app = typer.Typer(
     help="Suppliers, and the near matches waiting for a person.", no_args_is_help=True
 )
@@ -175,5 +194,5 @@ def main() -> None:
     try:
         app()
     except TielineError as err:
-        err_console.print(f"error: {err}", markup=False, highlight=False)
+        _print_error(err)
         sys.exit(1)
