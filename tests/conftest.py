@@ -58,9 +58,11 @@ def postgres_database() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as err:  # noqa: BLE001 - any failure means "no server"
+    except Exception as err:
         admin.dispose()
-        unavailable("PostgreSQL", f"{make_url(admin_url).host}: {err.__class__.__name__}")
+        unavailable(
+            "PostgreSQL", f"{make_url(admin_url).host}: {err.__class__.__name__}"
+        )
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     migrated = Store(url)
     migrated.migrate()

@@ -23,7 +23,10 @@ from tieline.store._schema import outbox, records
 
 def _entity(name: str = "Harbour Civil Ltd") -> LegalEntity:
     return LegalEntity(
-        origin=Origin(system="test", key="HC"), code="HC", name=name, base_currency="GBP"
+        origin=Origin(system="test", key="HC"),
+        code="HC",
+        name=name,
+        base_currency="GBP",
     )
 
 
@@ -109,15 +112,23 @@ def test_a_status_change_emits_the_status_event(store: Store) -> None:
 
 def test_a_failed_transaction_leaves_no_record_and_no_event(store: Store) -> None:
     # Given a transaction that saves two records and then fails
-    with pytest.raises(RuntimeError, match="midway"), store.transaction() as tx:
-        tx.save(_entity(), actor="test")
-        tx.save(_commitment(), actor="test")
-        raise RuntimeError("failure midway")
+    def save_two_then_fail() -> None:
+        with store.transaction() as tx:
+            tx.save(_entity(), actor="test")
+            tx.save(_commitment(), actor="test")
+            raise RuntimeError("failure midway")
+
+    with pytest.raises(RuntimeError, match="midway"):
+        save_two_then_fail()
 
     # Then neither the records nor their events were kept
     with store.engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(outbox)).scalar() == 0
-        assert connection.execute(select(func.count()).select_from(records)).scalar() == 0
+        assert (
+            connection.execute(select(func.count()).select_from(outbox)).scalar() == 0
+        )
+        assert (
+            connection.execute(select(func.count()).select_from(records)).scalar() == 0
+        )
 
 
 def test_a_record_reads_back_with_its_provenance(store: Store) -> None:
@@ -129,5 +140,6 @@ def test_a_record_reads_back_with_its_provenance(store: Store) -> None:
     assert loaded is not None
     assert loaded.origin == Origin(system="test", key="PO-1")
     assert loaded.changed_by == "import:test"
-    assert loaded.changed_at is not None and loaded.changed_at.tzinfo is not None
+    assert loaded.changed_at is not None
+    assert loaded.changed_at.tzinfo is not None
     assert loaded.lines[0].unit_price == Decimal("98.40")
