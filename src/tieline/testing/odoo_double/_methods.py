@@ -159,8 +159,12 @@ def call(env: Env, model: str, name: str, bound: dict[str, Any]) -> Any:
     entry = find(env, model, name, json2=False)
     if "ids" in bound:
         bound["ids"] = require_ids(bound["ids"])
-    with env.db.transaction():
-        return entry.impl(env, model, bound)
+    try:
+        with env.db.transaction():
+            return entry.impl(env, model, bound)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        # Odoo reports a plain Python error as builtins.<class>.
+        raise python_error(type(err).__name__, str(err)) from err
 
 
 # The methods every model has.

@@ -108,7 +108,8 @@ class Database:
         if compute is not None:
             return str(compute(self, rec_id))
         row = self.tables.get(model, {}).get(rec_id, {})
-        value = row.get(self.models[model].rec_name)
+        spec = self.models.get(model)
+        value = row.get(spec.rec_name) if spec is not None else None
         return str(value) if value else f"{model},{rec_id}"
 
     def all_ids(self, model: str) -> list[int]:

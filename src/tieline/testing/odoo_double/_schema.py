@@ -147,6 +147,7 @@ _HAND: dict[str, tuple[str, dict[str, tuple[Any, ...]]]] = {
             "company_id": (_M2O, "Company", "res.company"),
             "active": ("boolean", "Active"),
             "allow_out_payment": ("boolean", "Send Money"),
+            "bank_id": (_M2O, "Bank", "res.bank"),
         },
     ),
     "ir.model.data": (
@@ -210,7 +211,10 @@ _HAND: dict[str, tuple[str, dict[str, tuple[Any, ...]]]] = {
     ),
     "stock.backorder.confirmation": (
         "Backorder Confirmation",
-        {"pick_ids": (_M2M, "Pick", "stock.picking")},
+        {
+            "pick_ids": (_M2M, "Pick", "stock.picking"),
+            "show_transfers": ("boolean", "Show Transfers"),
+        },
     ),
     "account.payment.register": (
         "Pay",
@@ -225,6 +229,12 @@ _HAND: dict[str, tuple[str, dict[str, tuple[Any, ...]]]] = {
             "payment_difference": ("monetary", "Payment Difference"),
             "payment_difference_handling": ("char", "Payment Difference Handling"),
             "line_ids": (_M2M, "Journal items", "account.move"),
+            "payment_method_line_id": (
+                _M2O,
+                "Payment Method",
+                "account.payment.method.line",
+            ),
+            "partner_bank_id": (_M2O, "Recipient Bank Account", "res.partner.bank"),
         },
     ),
 }
