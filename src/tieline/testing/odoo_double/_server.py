@@ -7,6 +7,7 @@ its own lock. Like Odoo, every answer closes the connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -161,7 +162,9 @@ class OdooHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(reply.body)
+        # The client may have given up (a stall fault outlived its timeout).
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(reply.body)
         self.close_connection = True
 
 
