@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tieline.connectors.odoo import OdooClient, RetryPolicy
+from tieline.connectors.odoo import Limits, OdooClient, RetryPolicy
 from tieline.testing.odoo_double import ADMIN_LOGIN, ADMIN_PASSWORD, OdooDouble
 
 REAL_URL = os.environ.get("TIELINE_TEST_ODOO_URL")
@@ -36,6 +36,8 @@ class OdooTarget:
         kwargs.setdefault(
             "retry", RetryPolicy(initial_interval=0.01, max_interval=0.05)
         )
+        if self.double is not None:
+            kwargs.setdefault("limits", Limits(calls_per_second=1000, timeout=10))
         return OdooClient.connect(
             self.url, self.database, self.login, self.secret, **kwargs
         )  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from tieline.connectors.odoo._errors import (
     OdooUserError,
     OdooValidationError,
 )
+from tieline.connectors.odoo._sync import OdooSync, PullResult
 from tieline.connectors.odoo._versions import OdooVersion
 
 __all__ = [
@@ -29,9 +30,11 @@ __all__ = [
     "OdooRecordMissing",
     "OdooRejected",
     "OdooResponseLost",
+    "OdooSync",
     "OdooUnavailable",
     "OdooUserError",
     "OdooValidationError",
     "OdooVersion",
+    "PullResult",
     "RetryPolicy",
 ]

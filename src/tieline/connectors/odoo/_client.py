@@ -24,6 +24,7 @@ logged.
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -309,6 +310,17 @@ class OdooClient:
     ) -> None:
         """Write `values` on `ids`."""
         self.call(model, "write", ids, vals=values, **kwargs)
+
+
+def _http_client(limits: Limits) -> httpx.Client:
+    # TCP_NODELAY: a request's headers and body leave in separate writes, and
+    # Nagle's algorithm would hold the body for the server's delayed ACK.
+    transport = httpx.HTTPTransport(
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    )
+    return httpx.Client(
+        transport=transport, timeout=httpx.Timeout(limits.timeout, connect=10.0)
+    )
 
 
 def detect_version(http: httpx.Client, url: str) -> OdooVersion:

@@ -194,7 +194,8 @@ def _compare(
 
 
 def _compare_scalar(op: str, target: Any, value: Any) -> bool:
-    empty = value in (None, False, "")
+    # Identity checks: 0 == False in Python, but 0 is a value in Odoo.
+    empty = value is None or value is False or value == ""
     if op == "=":
         return empty if target is False else value == target
     if op == "!=":
@@ -204,7 +205,7 @@ def _compare_scalar(op: str, target: Any, value: Any) -> bool:
         hit = value in wanted or (empty and False in wanted)
         return hit if op == "in" else not hit
     if op in ("<", ">", "<=", ">="):
-        if empty or target in (None, False):
+        if empty or target is None or target is False:
             return False
         return bool(_ORDERINGS[op](value, target))
     if op in ("like", "ilike", "=like", "=ilike", "not like", "not ilike"):
