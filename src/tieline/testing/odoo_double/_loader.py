@@ -17,6 +17,7 @@ from typing import Any
 
 from lxml import etree
 
+from tieline.testing.odoo_double._errors import OdooError
 from tieline.testing.odoo_double._methods import call, find
 from tieline.testing.odoo_double._orm import Env
 
@@ -59,6 +60,10 @@ def resolve(env: Env, ref: str, module: str) -> int | None:
 
 def _load_record(env: Env, node: Any, module: str, report: LoadReport) -> None:
     model, xml_id = node.get("model"), node.get("id")
+    if model == "product.template":
+        # The double keeps one variant per template: a template is loaded as
+        # its product, and a product naming its template updates that one.
+        model = "product.product"
     if model not in env.db.models:
         report.skipped.append(f"record {xml_id}: model {model} is not in the double")
         return
@@ -69,15 +74,31 @@ def _load_record(env: Env, node: Any, module: str, report: LoadReport) -> None:
             report.skipped.append(f"record {xml_id}: field {model}.{name} unknown")
             continue
         value = _field_value(env, child, module)
-        if value is _SKIP:
+        described = env.db.models[model].fields[name]
+        allowed = {key for key, _ in described.selection or ()}
+        if value is _SKIP or (described.selection and value not in allowed):
             report.skipped.append(f"record {xml_id}: field {name} not resolvable")
             continue
         vals[name] = value
     existing = resolve(env, xml_id, module)
+    template = vals.pop("product_tmpl_id", None) if model == "product.product" else None
+    if existing is None and template is not None:
+        env.write(model, [template], vals)
+        _register(env, xml_id, module, model, template)
+        return
     if existing is not None:
         env.write(model, [existing], vals)
         return
-    rec_id = env.create(model, [vals])[0]
+    try:
+        rec_id = env.create(model, [vals])[0]
+    except OdooError as err:
+        report.skipped.append(f"record {xml_id}: {err.message}")
+        return
+    _register(env, xml_id, module, model, rec_id)
+    report.created[model] = report.created.get(model, 0) + 1
+
+
+def _register(env: Env, xml_id: str, module: str, model: str, rec_id: int) -> None:
     mod, name = _xmlid(xml_id, module)
     env.db.insert(
         "ir.model.data",
@@ -89,7 +110,6 @@ def _load_record(env: Env, node: Any, module: str, report: LoadReport) -> None:
             "complete_name": f"{mod}.{name}",
         },
     )
-    report.created[model] = report.created.get(model, 0) + 1
 
 
 _SKIP = object()
@@ -134,4 +154,7 @@ def _run_function(env: Env, node: Any, module: str, report: LoadReport) -> None:
         return
     entry = find(env, model, name, json2=False)
     bound = {"ids": args[0]} if entry.on_records else {}
-    call(env, model, name, bound)
+    try:
+        call(env, model, name, bound)
+    except OdooError as err:
+        report.skipped.append(f"function {model}.{name}: {err.message}")
