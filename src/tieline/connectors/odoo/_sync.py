@@ -182,6 +182,7 @@ class OdooSync:
             canonical_id=project.id,
             values=account_mapper.to_odoo(project, plan_id=plan, company_id=company),
             natural_key=account_mapper.natural_key(project, plan_id=plan),
+            context=company_context(company),
         ).odoo_id
         version = self.client.version
         return adapter.ensure(
@@ -192,6 +193,7 @@ class OdooSync:
                 project, account_id=account, company_id=company, version=version
             ),
             natural_key=project_mapper.natural_key(account, version),
+            context=company_context(company),
         ).odoo_id
 
     def push_cost_code(self, tx: Transaction, cost_code: CostCode) -> int:
@@ -241,10 +243,11 @@ class OdooSync:
         def accounts(line: CommitmentLine) -> dict[str, Decimal]:
             return self._analytic(tx, line.project_id, line.cost_code, record)
 
+        company = self.company_id(tx, commitment.legal_entity_id)
         values = mapper.to_odoo(
             commitment,
             partner_id=partner,
-            company_id=self.company_id(tx, commitment.legal_entity_id),
+            company_id=company,
             currency_id=self.currency_id(commitment.currency),
             product_id=self.product_id(tx, mapper.product_kind(commitment)),
             accounts=accounts,
@@ -255,9 +258,10 @@ class OdooSync:
             canonical_id=commitment.id,
             values=values,
             natural_key=mapper.natural_key(commitment, partner_id=partner),
+            context=company_context(company),
         ).odoo_id
         self._bind_order_lines(binder, commitment, order)
-        self._confirm(order)
+        self._confirm(order, company)
         return order
 
     def _bind_order_lines(
@@ -276,10 +280,15 @@ class OdooSync:
                 external_id=None,
             )
 
-    def _confirm(self, order: int) -> None:
+    def _confirm(self, order: int, company: int) -> None:
         (row,) = self.client.read("purchase.order", [order], ["state"])
         if row["state"] in ("draft", "sent"):
-            self.client.call("purchase.order", "button_confirm", [order])
+            self.client.call(
+                "purchase.order",
+                "button_confirm",
+                [order],
+                context=company_context(company),
+            )
             log.info("odoo.order.confirmed", order=order)
 
     # Receipts.
@@ -392,10 +401,11 @@ class OdooSync:
             commitment.legal_entity_id if commitment else ""
         )
         mapper = InvoiceMapper()
+        company = self.company_id(tx, entity)
         values = mapper.to_odoo(
             invoice,
             partner_id=partner,
-            company_id=self.company_id(tx, entity),
+            company_id=company,
             currency_id=self.currency_id(invoice.currency),
             line_values=lambda line: self._bill_line(tx, invoice, commitment, line),
         )
@@ -405,6 +415,7 @@ class OdooSync:
             canonical_id=invoice.id,
             values=values,
             natural_key=mapper.natural_key(invoice, partner_id=partner),
+            context=company_context(company),
         ).odoo_id
         self._post(bill)
         if invoice.status is not InvoiceStatus.POSTED:
@@ -557,6 +568,12 @@ class OdooSync:
             deleted += 1
             log.info("odoo.record.deleted", model="res.partner", odoo_id=odoo_id)
         return deleted
+
+
+def company_context(company: int) -> dict[str, Any]:
+    """The context that makes Odoo's defaults (picking type, journal, currency)
+    follow the record's company rather than the user's current one."""
+    return {"allowed_company_ids": [company]}
 
 
 def _row_hash(row: dict[str, Any]) -> str:
