@@ -10,6 +10,10 @@ Limits per Odoo instance (URL and database), shared by every client of it:
 at most `max_in_flight` calls at once and `calls_per_second` started per
 second, so a month-end burst cannot flatten the customer's ERP.
 
+TODO: the limits hold within one process; several worker processes each
+apply them, so N workers may press one Odoo N times as hard until the limit
+is shared (e.g. through the database or NATS).
+
 Retries: a call that cannot have run (connection refused, 502/503/504, a
 concurrency failure Odoo rolled back) is retried with backoff and jitter; a
 read is also retried when its answer was lost. A write whose answer was lost

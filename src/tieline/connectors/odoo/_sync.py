@@ -13,6 +13,13 @@ are skipped only when their content is unchanged), saves them through
 `Transaction.save` with actor `odoo:<instance>`, and finds deletions by
 reconciling bound ids with what Odoo still has.
 
+TODO: only suppliers are pulled; changes made in Odoo to projects, orders,
+receipts and bills are not read back by write_date yet (a bill's payment
+status is read per invoice by `read_payment_status`), so edits made there
+stay invisible to tieline until they are pulled too.
+TODO: Odoo's "Send Webhook Notification" endpoint is not built; changes
+arrive only by pull, so their latency is the pull interval.
+
 Failures: Odoo's refusals surface as `OdooRejected` (permanent, Odoo's
 message kept); a record that depends on one not yet in Odoo raises
 `RetryableError` so the consumer tries again later.
@@ -559,6 +566,8 @@ class OdooSync:
             if odoo_id in alive:
                 continue
             binder.mark_deleted("res.partner", odoo_id)
+            # The canonical model has no "deleted" state: a partner deleted
+            # in Odoo blocks the supplier, so nothing is ordered from it.
             supplier = tx.get(Supplier, canonical)
             if supplier is not None:
                 tx.save(

@@ -1,4 +1,8 @@
-"""Supplier <-> res.partner (a company with supplier rank and bank accounts)."""
+"""Supplier <-> res.partner (a company with supplier rank and bank accounts).
+
+TODO: addresses are not mapped yet, and a bank account removed in tieline
+stays on the partner in Odoo (only new accounts are added).
+"""
 
 from __future__ import annotations
 
