@@ -244,7 +244,7 @@ def test_the_double_answers_like_the_recording(
     exchange = _exchanges(path)[index]
     response = replay.answer(path, index)
     if response is None:
-        return  # a server log line or a webhook Odoo sent: nothing to replay
+        pytest.skip("not a request to Odoo: a webhook Odoo sent, or a server log line")
 
     assert response.status_code == exchange["status"]
     if exchange["protocol"] == "xmlrpc":
