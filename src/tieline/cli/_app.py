@@ -27,6 +27,10 @@ report_app = typer.Typer(
     help="Reports over the canonical records.", no_args_is_help=True
 )
 app.add_typer(report_app, name="report")
+odoo_app = typer.Typer(
+    help="Connect tieline to an Odoo database.", no_args_is_help=True
+)
+app.add_typer(odoo_app, name="odoo")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,6 +44,28 @@ def _settings() -> Settings:
     settings = Settings()
     configure_logging(settings)
     return settings
+
+
+@odoo_app.command("check")
+def odoo_check(
+    url: Annotated[str, typer.Option(envvar="TIELINE_ODOO_URL", help="Odoo's URL.")],
+    database: Annotated[str, typer.Option(envvar="TIELINE_ODOO_DB", help="Database.")],
+    login: Annotated[str, typer.Option(envvar="TIELINE_ODOO_USER", help="Login.")],
+    secret: Annotated[
+        str,
+        typer.Option(
+            envvar="TIELINE_ODOO_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            help="Password or API key (an API key is needed from Odoo 19).",
+        ),
+    ],
+) -> None:
+    """Say what tieline can and cannot do on an Odoo database (exit 1 if short)."""
+    from tieline.cli._commands import check_odoo
+
+    _settings()
+    raise typer.Exit(check_odoo(url, database, login, secret, console=console))
 
 
 @app.command()

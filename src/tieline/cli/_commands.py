@@ -281,3 +281,24 @@ def _wait_for_interrupt(stop: threading.Event) -> None:
             pass
     except KeyboardInterrupt:
         stop.set()
+
+
+def check_odoo(
+    url: str, database: str, login: str, secret: str, *, console: Console
+) -> int:
+    """Print what tieline can do on an Odoo database; 1 when something is missing."""
+    from tieline.connectors.odoo import OdooClient, OdooRejected, OdooUnavailable
+    from tieline.connectors.odoo._check import check
+
+    try:
+        with OdooClient.connect(url, database, login, secret) as client:
+            report = check(client)
+    except (OdooRejected, OdooUnavailable) as err:
+        from tieline.cli._app import CommandError
+
+        raise CommandError(f"cannot connect to Odoo: {err}") from err
+    for fact in report.facts:
+        console.print(fact)
+    for problem in report.problems:
+        console.print(f"missing: {problem}")
+    return 1 if report.problems else 0
