@@ -28,6 +28,12 @@ report_app = typer.Typer(
 )
 app.add_typer(report_app, name="report")
 
+# Governance verbs live in their own module; two lines here wire them in.
+from tieline.cli._governance import audit_app, identity_app  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
+app.add_typer(identity_app, name="identity")
+
 console = Console()
 err_console = Console(stderr=True)
 
