@@ -31,6 +31,8 @@ Governance and the API:
   the JWKS is a file path or an https URL. Unset: people cannot sign in.
 - `TIELINE_RATE_LIMIT` (default `600`): requests per minute per identity (or
   client address, before sign-in) and route, with bursts of a tenth of that.
+- `TIELINE_AUTH_FAILURE_LIMIT` (default `30`): failed sign-ins per minute
+  per client address (bursts of 10) before the API answers 429 to it.
 - `TIELINE_MAX_REQUEST_BYTES` (default `1048576`): the largest request body.
 - `TIELINE_TLS_CERT_FILE`, `TIELINE_TLS_KEY_FILE` (unset by default): serve
   HTTPS with this certificate and key.
@@ -66,6 +68,7 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     oidc_jwks: str | None = None
     rate_limit: int = Field(default=600, ge=1)
+    auth_failure_limit: int = Field(default=30, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -79,6 +80,7 @@ class Refused(Exception):
         self.wanted = wanted
 
 
+@cache
 def input_model(cls: type[CanonicalRecord]) -> type[BaseModel]:
     """The body a client sends: the record without the server's fields."""
     fields: dict[str, Any] = {
@@ -95,6 +97,7 @@ def input_model(cls: type[CanonicalRecord]) -> type[BaseModel]:
     return model
 
 
+@cache
 def page_model(cls: type[CanonicalRecord]) -> type[BaseModel]:
     """One page of a list: the records and the cursor of the next page."""
     model: type[BaseModel] = create_model(

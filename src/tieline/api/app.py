@@ -30,9 +30,6 @@ from tieline.governance.tokens import OidcVerifier, TokenIssuer
 from tieline.settings import Settings
 from tieline.store import Store
 
-# Failed sign-ins allowed per client address per minute.
-FAILED_SIGN_INS_PER_MINUTE = 30
-
 
 def create_app(
     store: Store,
@@ -89,7 +86,9 @@ def _context(store: Store, settings: Settings, governance: Governance) -> ApiCon
         ),
         oidc=oidc,
         limiter=RateLimiter(settings.rate_limit),
-        failures=RateLimiter(FAILED_SIGN_INS_PER_MINUTE, burst=10),
+        failures=RateLimiter(
+            settings.auth_failure_limit, burst=min(10, settings.auth_failure_limit)
+        ),
     )
 
 
