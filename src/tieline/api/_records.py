@@ -297,6 +297,11 @@ def run_write(
         except IntegrityError as err:
             if attempt == 2:
                 raise Problem(409, "a concurrent request changed this record") from err
+        except Problem as problem:
+            # A twin with the same key may have committed after our lookup;
+            # the second attempt then finds its answer instead of a conflict.
+            if key is None or problem.status != 409 or attempt == 2:
+                raise
         except Refused as refused:
             raise _audit_refusal(
                 write.context, write.request, write.caller, refused
