@@ -404,7 +404,7 @@ def revoke_key(request: Request, caller: Caller, key_id: KeyId) -> None:
 def audit_entries(
     request: Request,
     caller: Caller,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Audit entries after sequence number `after` (admin, auditor)."""

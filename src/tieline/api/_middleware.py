@@ -81,6 +81,8 @@ async def send_problem(send: Send, status: int, title: str, detail: str) -> None
 class BodyLimit:
     """Refuses bodies over `max_bytes` with 413, before the app reads them.
 
+    It also refuses NUL characters in the path, query or JSON body (400).
+
     The body is read here once, whole (it is small by definition), kept in
     the scope for the problem handlers, and replayed to the app.
     """
@@ -115,6 +117,10 @@ class BodyLimit:
                 break
         body = b"".join(chunks)
         scope[RAW_BODY] = _json_or_none(body)
+        if _has_nul(scope, scope[RAW_BODY]):
+            # PostgreSQL cannot store NUL in text; no real value carries one.
+            await send_problem(send, 400, "Bad request", "NUL characters are refused")
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -128,6 +134,23 @@ class BodyLimit:
 
     def _too_large(self) -> str:
         return f"the request body may be at most {self.max_bytes} bytes"
+
+
+def _has_nul(scope: Scope, body: object) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    if "\x00" in scope.get("path", "") or b"%00" in query.lower() or b"\x00" in query:
+        return True
+    return _nul_in(body)
+
+
+def _nul_in(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_nul_in(item) for item in value)
+    return False
 
 
 def _json_or_none(body: bytes) -> object:

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
@@ -60,6 +60,9 @@ RESOURCES: dict[str, str] = {
 }
 
 SERVER_FIELDS = frozenset({"id", "changed_by", "changed_at", "version"})
+# Fields the store copies into columns, with the columns' widths; the body
+# refuses longer values rather than letting the database fail on them.
+COLUMN_IDS = {"legal_entity_id": 36, "project_id": 36}
 APPROVAL_FIELDS = frozenset({"status", "status_reason"})
 # A list request reads at most this many rows to fill a page for a caller who
 # may see few of them; the page then comes back short, with a cursor.
@@ -80,14 +83,28 @@ class Refused(Exception):
         self.wanted = wanted
 
 
+class OriginInput(BaseModel):
+    """Which system a record comes from, and that system's key for it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str = Field(min_length=1, max_length=100)
+    key: str = Field(min_length=1, max_length=200)
+
+
 @cache
 def input_model(cls: type[CanonicalRecord]) -> type[BaseModel]:
     """The body a client sends: the record without the server's fields."""
-    fields: dict[str, Any] = {
-        name: (info.annotation, info)
-        for name, info in cls.model_fields.items()
-        if name not in SERVER_FIELDS
-    }
+    fields: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        if name in SERVER_FIELDS:
+            continue
+        annotation: Any = info.annotation
+        if name == "origin":
+            annotation = OriginInput
+        elif name in COLUMN_IDS:
+            annotation = Annotated[annotation, Field(max_length=COLUMN_IDS[name])]
+        fields[name] = (annotation, info)
     model: type[BaseModel] = create_model(
         f"{cls.__name__}Input",
         __config__=ConfigDict(extra="forbid"),

@@ -119,10 +119,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schemas.setdefault(name, schema)
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    # The edge answers any request 400 (NUL characters), 413 (too large) and
+    # 500 (last resort) before a route sees it.
+    edge = problems.problem_responses(400, 413, 500)
     problem_422 = problems.problem_responses(422)[422]
     for path in document["paths"].values():
         for operation in path.values():
-            if "422" in operation.get("responses", {}):
-                operation["responses"]["422"] = problem_422
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = problem_422
+            for status, response in edge.items():
+                responses.setdefault(str(status), response)
     app.openapi_schema = document
     return document
