@@ -284,3 +284,9 @@ def estate(hub: Hub) -> Estate:
 def sample_fixture() -> object:
     """The `sample` body builder, for tests."""
     return sample
+
+
+@pytest.fixture
+def test_secrets() -> dict[str, str]:
+    """The hub's fixed secrets in this run."""
+    return dict(TEST_SECRETS)

@@ -8,11 +8,13 @@ ids, then the last-resort handler, then the body limit, then the app.
 from __future__ import annotations
 
 import json
+import traceback
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tieline._context import current_correlation_id
 from tieline.api._problems import MEDIA_TYPE, RAW_BODY
+from tieline.governance.secrets import scrub
 from tieline.logging import get_logger
 
 log = get_logger(__name__)
@@ -185,7 +187,13 @@ class LastResort:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("api.unhandled_error", path=scope.get("path"))
+            # The trace is rendered here and scrubbed, because an exception's
+            # text can quote a secret (a URL with its password, say).
+            log.error(
+                "api.unhandled_error",
+                path=scope.get("path"),
+                trace=scrub(traceback.format_exc()),
+            )
             if started:
                 raise
             await send_problem(

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from tieline.errors import TielineError
 from tieline.logging import configure_logging
@@ -55,7 +56,11 @@ def init() -> None:
 
     settings = _settings()
     init_store(settings)
-    console.print(f"store ready: {settings.resolved_database_url}")
+    # Never print the URL's password.
+    shown = make_url(settings.resolved_database_url).render_as_string(
+        hide_password=True
+    )
+    console.print(f"store ready: {shown}")
 
 
 @app.command("import")

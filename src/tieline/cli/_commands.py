@@ -122,7 +122,15 @@ def serve_hub(settings: Settings, *, host: str, port: int) -> None:
     relay_thread.start()
     log.info("serve.started", host=host, port=port)
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_config=None)
+        uvicorn.run(
+            create_app(store, settings=settings),
+            host=host,
+            port=port,
+            log_config=None,
+            # HTTPS when given a certificate and key; plain HTTP otherwise.
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
+        )
     finally:
         stop.set()
         relay_thread.join(timeout=5)

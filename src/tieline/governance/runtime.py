@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
+
 from tieline.governance.audit import AuditLog
-from tieline.governance.secrets import SecretResolver, default_resolver
+from tieline.governance.secrets import SecretResolver, default_resolver, remember
 from tieline.settings import Settings
 
 
@@ -28,6 +30,10 @@ def build_governance(
 ) -> Governance:
     """The resolver (environment, then the secrets folder) and the audit log."""
     resolver = secrets or default_resolver(settings.resolved_secrets_dir)
+    # The database URL comes from the settings; its password is a secret too.
+    password = make_url(settings.resolved_database_url).password
+    if password:
+        remember(str(password))
     key = resolver.get_or_create("audit_key", settings.resolved_secrets_dir)
     audit = AuditLog(
         key.get_secret_value().encode(),
