@@ -400,3 +400,25 @@ def test_an_unexpected_error_shows_no_stack_trace(
     assert "internals" not in answer.text
     assert "Traceback" not in answer.text
     assert answer.json()["correlation_id"] == answer.headers["x-correlation-id"]
+
+
+def test_a_revoked_grant_or_a_disabled_identity_stops_at_once(hub: Any) -> None:
+    admin = hub.caller("admin", (Role.ADMIN, "*", None))
+    auditor = hub.caller("aud", (Role.AUDITOR, "*", None))
+    me = hub.client.get("/v1/me", headers=auditor).json()["identity"]
+    grant = {"role": "auditor", "legal_entity_id": "*"}
+    assert hub.client.get("/v1/projects", headers=auditor).status_code == 200
+
+    revoked = hub.client.post(
+        f"/v1/identities/{me['id']}/grants/revoke", json=grant, headers=admin
+    )
+    again = hub.client.post(
+        f"/v1/identities/{me['id']}/grants/revoke", json=grant, headers=admin
+    )
+    after_revoke = hub.client.get("/v1/projects", headers=auditor).status_code
+    disabled = hub.client.post(f"/v1/identities/{me['id']}/disable", headers=admin)
+
+    assert (revoked.status_code, again.status_code) == (204, 404)
+    assert after_revoke == 403
+    assert disabled.status_code == 204
+    assert hub.client.get("/v1/me", headers=auditor).status_code == 401

@@ -30,8 +30,8 @@ from tieline.settings import Settings
 from tieline.store import Store
 
 EXAMPLES_PER_OPERATION = 15
-# 13 kinds x 4 routes, 10 governance routes, /health.
-OPERATIONS = 13 * 4 + 10 + 1
+# 13 kinds x 4 routes, 12 governance routes, /health.
+OPERATIONS = 13 * 4 + 12 + 1
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -69,3 +69,22 @@ def test_export_writes_json_lines(shell: CliRunner, tmp_path: Path) -> None:
     assert [line["action"] for line in lines] == ["identity.created"]
     assert lines[0]["actor"].startswith("cli:")
     assert len(lines[0]["mac"]) == 64
+
+
+def test_grants_are_listed_revoked_and_identities_disabled(shell: CliRunner) -> None:
+    shell.invoke(app, ["identity", "add-service", "bi"])
+    shell.invoke(app, ["identity", "grant", "bi", "auditor", "--entity", "*"])
+
+    listed = shell.invoke(app, ["identity", "list"])
+    revoked = shell.invoke(
+        app, ["identity", "revoke", "bi", "auditor", "--entity", "*"]
+    )
+    disabled = shell.invoke(app, ["identity", "disable", "bi"])
+    after = shell.invoke(app, ["identity", "list"])
+    verified = shell.invoke(app, ["audit", "verify"])
+
+    assert listed.output.split() == ["bi", "service", "active", "auditor@*"]
+    assert revoked.exit_code == 0, revoked.output
+    assert disabled.exit_code == 0, disabled.output
+    assert after.output.split() == ["bi", "service", "disabled", "-"]
+    assert "intact: 4 entries" in verified.output

@@ -153,6 +153,9 @@ def _service_token(
 
 
 def _person_token(oidc: OidcVerifier, connection: Connection, token: str) -> Principal:
+    # People are registered by an admin first (issuer and subject); an
+    # unknown subject is refused rather than created, so that no identity
+    # appears without a decision.
     subject = oidc.verify(token)
     identity = find_human(connection, oidc.issuer, subject)
     if identity is None:

@@ -22,7 +22,7 @@ from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._problems import Problem, problem_responses
 from tieline.governance import identities as ids
 from tieline.governance.identities import AuthenticationFailed, Principal
-from tieline.governance.roles import AUDIT_ROLES, GOVERNANCE_ROLES, Role, Scope
+from tieline.governance.roles import AUDIT_ROLES, GOVERNANCE_ROLES, Grant, Role, Scope
 
 router = APIRouter()
 IdentityId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -304,6 +304,56 @@ def grant(
         role=given.role,
         legal_entity_id=given.legal_entity_id,
         supplier_id=given.supplier_id,
+    )
+
+
+@router.post(
+    "/v1/identities/{identity_id}/grants/revoke",
+    status_code=204,
+    tags=["governance"],
+    responses=problem_responses(401, 403, 404, 413, 422, 429),
+)
+def revoke_grant(
+    request: Request, caller: Caller, identity_id: IdentityId, body: GrantIn
+) -> None:
+    """Take a role back (admin); 404 when the identity did not hold it."""
+    context = api_context(request)
+    _require(context, request, caller, GOVERNANCE_ROLES, Scope.GOVERNANCE_ADMIN)
+    identity = _find(context, identity_id)
+    taken = _admin_change(
+        context,
+        request,
+        caller,
+        "role.revoked",
+        f"identity/{identity.id}",
+        lambda c: ids.revoke_role(
+            c, identity, Grant(body.role, body.legal_entity_id, body.supplier_id)
+        ),
+        body.model_dump(mode="json"),
+    )
+    if not taken:
+        raise Problem(404, f"identity {identity.name} holds no such grant")
+
+
+@router.post(
+    "/v1/identities/{identity_id}/disable",
+    status_code=204,
+    tags=["governance"],
+    responses=problem_responses(401, 403, 404, 429),
+)
+def disable(request: Request, caller: Caller, identity_id: IdentityId) -> None:
+    """Stop an identity: all its keys and tokens fail from the next request."""
+    context = api_context(request)
+    _require(context, request, caller, GOVERNANCE_ROLES, Scope.GOVERNANCE_ADMIN)
+    identity = _find(context, identity_id)
+    _admin_change(
+        context,
+        request,
+        caller,
+        "identity.disabled",
+        f"identity/{identity.id}",
+        lambda c: ids.disable_identity(c, identity.id),
+        {},
     )
 
 

@@ -238,3 +238,69 @@ def revoke_key(key_id: str) -> None:
     ):
         raise CommandError(f"no live key {key_id}")
     _echo(f"revoked {key_id}")
+
+
+@identity_app.command("revoke")
+def revoke(
+    name: str,
+    role: str,
+    entity: Annotated[str, typer.Option(help="Legal entity id, or '*' for all.")],
+    supplier: Annotated[
+        str | None, typer.Option(help="The supplier of a partner grant.")
+    ] = None,
+) -> None:
+    """Take a role back from an identity."""
+    from tieline.cli._app import CommandError
+    from tieline.governance.identities import revoke_role
+    from tieline.governance.roles import Grant, Role
+
+    taken = _change(
+        "role.revoked",
+        f"identity/{name}",
+        lambda c: revoke_role(
+            c, _identity(c, name), Grant(Role(role), entity, supplier)
+        ),
+        role=role,
+        legal_entity_id=entity,
+        supplier_id=supplier,
+    )
+    if not taken:
+        raise CommandError(f"{name} holds no {role} grant in {entity}")
+    _echo(f"revoked {role} in {entity} from {name}")
+
+
+@identity_app.command("disable")
+def disable(name: str) -> None:
+    """Stop an identity: every key and token it holds fails from now on."""
+    from tieline.governance.identities import disable_identity
+
+    _change(
+        "identity.disabled",
+        f"identity/{name}",
+        lambda c: disable_identity(c, _identity(c, name).id),
+    )
+    _echo(f"disabled {name}")
+
+
+@identity_app.command("list")
+def list_() -> None:
+    """Every identity with its kind, state and grants."""
+    from tieline.governance.identities import grants_of, list_identities
+
+    store, _ = _open()
+    try:
+        with store.transaction() as tx:
+            rows = [
+                (identity, grants_of(tx.connection, identity.id))
+                for identity in list_identities(tx.connection)
+            ]
+    finally:
+        store.close()
+    for identity, grants in rows:
+        state = "disabled" if identity.disabled else "active"
+        held = ", ".join(
+            f"{g.role.value}@{g.legal_entity_id}"
+            + (f" for {g.supplier_id}" if g.supplier_id else "")
+            for g in grants
+        )
+        _echo(f"{identity.name}  {identity.kind.value}  {state}  {held or '-'}")

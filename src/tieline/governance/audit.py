@@ -31,6 +31,10 @@ written after the commit, so a crash between the two leaves the anchor one
 step behind (safe: verify then checks a shorter prefix). With processes on
 several hosts, each host's anchor covers what that host wrote.
 
+TODO: the audit key cannot be rotated yet (entries carry no key id), so a
+leaked key means re-keying the whole chain by hand; a key id per entry and
+`tieline audit rekey` are missing.
+
 Concurrency: appends serialise on one lock row (`SELECT ... FOR UPDATE` on
 PostgreSQL; the store's `BEGIN IMMEDIATE` on SQLite), held until the
 transaction commits, so audited writes from all processes form one chain.
