@@ -23,6 +23,31 @@
 - `TIELINE_WORKER_LANES` (default `8`): events of different records a worker
   handles in parallel.
 
+Governance and the API:
+
+- `TIELINE_SECRETS_DIR` (default `<data dir>/secrets`): a folder of secret
+  files, one per secret, named after it (as container platforms mount them).
+  Any secret `name` may instead come from `TIELINE_<NAME>` or from the file
+  named by `TIELINE_<NAME>_FILE`. Secrets read: `audit_key` (the audit
+  chain's HMAC key) and `token_signing_key` (signs the API's access tokens);
+  when neither is given, the embedded default makes a random one in the
+  secrets folder on first use.
+- `TIELINE_AUDIT_HEAD_FILE` (default `<data dir>/audit-head.json`): the
+  audit log's anchor, which catches removed newest entries; keep it where the
+  database's users cannot write.
+- `TIELINE_TOKEN_TTL` (default `600`): seconds an access token from
+  `/oauth/token` lives.
+- `TIELINE_OIDC_ISSUER`, `TIELINE_OIDC_AUDIENCE`, `TIELINE_OIDC_JWKS`
+  (unset by default): the customer's identity provider for people's tokens;
+  the JWKS is a file path or an https URL. Unset: people cannot sign in.
+- `TIELINE_RATE_LIMIT` (default `600`): requests per minute per identity (or
+  client address, before sign-in) and route, with bursts of a tenth of that.
+- `TIELINE_AUTH_FAILURE_LIMIT` (default `30`): failed sign-ins per minute
+  per client address (bursts of 10) before the API answers 429 to it.
+- `TIELINE_MAX_REQUEST_BYTES` (default `1048576`): the largest request body.
+- `TIELINE_TLS_CERT_FILE`, `TIELINE_TLS_KEY_FILE` (unset by default): serve
+  HTTPS with this certificate and key.
+
 A `postgres://` or `postgresql://` URL is taken to mean psycopg 3.
 """
 
@@ -51,6 +76,17 @@ class Settings(BaseSettings):
     bus_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
     bus_ack_wait: float = Field(default=30.0, gt=0)
     worker_lanes: int = Field(default=8, ge=1, le=256)
+    secrets_dir: Path | None = None
+    audit_head_file: Path | None = None
+    token_ttl: int = Field(default=600, ge=30, le=3600)
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks: str | None = None
+    rate_limit: int = Field(default=600, ge=1)
+    auth_failure_limit: int = Field(default=30, ge=1)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -63,6 +99,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'tieline.db').resolve()}"
+
+    @property
+    def resolved_secrets_dir(self) -> Path:
+        """Folder of secret files."""
+        return self.secrets_dir or self.data_dir / "secrets"
+
+    @property
+    def resolved_audit_head_file(self) -> Path:
+        """Where the audit log's anchor is kept."""
+        return self.audit_head_file or self.data_dir / "audit-head.json"
 
     @property
     def runs_dir(self) -> Path:

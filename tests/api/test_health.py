@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from tieline.api import create_app
+from tieline.settings import Settings
 from tieline.store import Store
 
 
-def test_health_reports_ok_and_echoes_the_correlation_id(store: Store) -> None:
-    client = TestClient(create_app(store))
+def _app(store: Store, tmp_path: Path) -> TestClient:
+    return TestClient(create_app(store, settings=Settings(data_dir=tmp_path)))
+
+
+def test_health_reports_ok_and_echoes_the_correlation_id(
+    store: Store, tmp_path: Path
+) -> None:
+    client = _app(store, tmp_path)
 
     response = client.get("/health", headers={"X-Correlation-ID": "req-42"})
 
@@ -18,8 +27,8 @@ def test_health_reports_ok_and_echoes_the_correlation_id(store: Store) -> None:
     assert response.headers["x-correlation-id"] == "req-42"
 
 
-def test_a_malformed_correlation_id_is_replaced(store: Store) -> None:
-    client = TestClient(create_app(store))
+def test_a_malformed_correlation_id_is_replaced(store: Store, tmp_path: Path) -> None:
+    client = _app(store, tmp_path)
 
     response = client.get("/health", headers={"X-Correlation-ID": "bad id\twith tabs"})
 
@@ -27,8 +36,8 @@ def test_a_malformed_correlation_id_is_replaced(store: Store) -> None:
     assert len(response.headers["x-correlation-id"]) == 36
 
 
-def test_openapi_is_published(store: Store) -> None:
-    document = TestClient(create_app(store)).get("/openapi.json").json()
+def test_openapi_is_published(store: Store, tmp_path: Path) -> None:
+    document = _app(store, tmp_path).get("/openapi.json").json()
 
     assert document["openapi"].startswith("3.")
     assert "/health" in document["paths"]

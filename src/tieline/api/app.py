@@ -1,7 +1,10 @@
-"""The FastAPI application: health and the published OpenAPI document.
+"""The FastAPI application: health, the canonical records, governance.
 
-Routes over the canonical resources, workflows and the backbone are added by
-their own issues; this module is the one place they are assembled.
+Routes over workflows and the backbone are added by their own issues; this
+module is the one place they are assembled. Middleware, outermost first:
+security headers, correlation ids, the last-resort 500 handler, the body
+size limit; then FastAPI, whose handlers turn every error into RFC 9457
+problem details.
 """
 
 from __future__ import annotations
@@ -9,23 +12,50 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tieline import __version__
+from tieline.api import _problems as problems
+from tieline.api._auth import ApiContext
 from tieline.api._correlation import CorrelationMiddleware
+from tieline.api._governance import router as governance_router
+from tieline.api._middleware import BodyLimit, LastResort, SecurityHeaders
+from tieline.api._ratelimit import RateLimiter
+from tieline.api._records import records_router
+from tieline.errors import ValidationFailed
+from tieline.governance.runtime import Governance, build_governance
+from tieline.governance.tokens import OidcVerifier, TokenIssuer
+from tieline.settings import Settings
 from tieline.store import Store
 
 
-def create_app(store: Store) -> FastAPI:
+def create_app(
+    store: Store,
+    *,
+    settings: Settings | None = None,
+    governance: Governance | None = None,
+) -> FastAPI:
     """The API over `store`; OpenAPI is published at `/openapi.json`."""
+    settings = settings or Settings()
+    governance = governance or build_governance(settings)
     app = FastAPI(
         title="tieline",
         version=__version__,
         summary="The integration hub for construction companies that run Odoo.",
         openapi_url="/openapi.json",
+        # The API serves JSON only; the interactive pages would need scripts
+        # from elsewhere, which the content security policy forbids.
+        docs_url=None,
+        redoc_url=None,
     )
-
+    app.state.tieline = _context(store, settings, governance)
+    _add_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(LastResort)
     app.add_middleware(CorrelationMiddleware)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:
@@ -34,4 +64,71 @@ def create_app(store: Store) -> FastAPI:
             connection.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    app.include_router(records_router())
+    app.include_router(governance_router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _context(store: Store, settings: Settings, governance: Governance) -> ApiContext:
+    oidc = None
+    if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks:
+        oidc = OidcVerifier(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks=settings.oidc_jwks,
+        )
+    return ApiContext(
+        store=store,
+        governance=governance,
+        tokens=TokenIssuer(
+            governance.secret_bytes("token_signing_key"), ttl=settings.token_ttl
+        ),
+        oidc=oidc,
+        limiter=RateLimiter(settings.rate_limit),
+        failures=RateLimiter(
+            settings.auth_failure_limit, burst=min(10, settings.auth_failure_limit)
+        ),
+    )
+
+
+def _add_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(problems.Problem, problems.on_problem)
+    app.add_exception_handler(ValidationFailed, problems.on_validation_failed)
+    app.add_exception_handler(RequestValidationError, problems.on_request_invalid)
+    app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with problem details in place of FastAPI's 422."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        routes=app.routes,
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ProblemBody"] = problems.ProblemBody.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    for name, schema in schemas["ProblemBody"].pop("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    # The edge answers any request 400 (NUL characters), 413 (too large) and
+    # 500 (last resort) before a route sees it.
+    edge = problems.problem_responses(400, 413, 500)
+    problem_422 = problems.problem_responses(422)[422]
+    for path in document["paths"].values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = problem_422
+            for status, response in edge.items():
+                responses.setdefault(str(status), response)
+    app.openapi_schema = document
+    return document

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from tieline.errors import TielineError
 from tieline.logging import configure_logging
@@ -31,6 +32,12 @@ odoo_app = typer.Typer(
     help="Connect tieline to an Odoo database.", no_args_is_help=True
 )
 app.add_typer(odoo_app, name="odoo")
+
+# Governance verbs live in their own module; two lines here wire them in.
+from tieline.cli._governance import audit_app, identity_app  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
+app.add_typer(identity_app, name="identity")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -75,7 +82,11 @@ def init() -> None:
 
     settings = _settings()
     init_store(settings)
-    console.print(f"store ready: {settings.resolved_database_url}")
+    # Never print the URL's password.
+    shown = make_url(settings.resolved_database_url).render_as_string(
+        hide_password=True
+    )
+    console.print(f"store ready: {shown}")
 
 
 @app.command("import")

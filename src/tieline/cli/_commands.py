@@ -177,7 +177,15 @@ def serve_hub(
     log.info("serve.started", host=host, port=port, roles=sorted(roles))
     try:
         if "api" in roles:
-            uvicorn.run(create_app(store), host=host, port=port, log_config=None)
+            uvicorn.run(
+                create_app(store, settings=settings),
+                host=host,
+                port=port,
+                log_config=None,
+                # HTTPS when given a certificate and key; plain HTTP otherwise.
+                ssl_certfile=settings.tls_cert_file,
+                ssl_keyfile=settings.tls_key_file,
+            )
         else:
             _wait_for_interrupt(stop)
     finally:

@@ -10,3 +10,8 @@ from tieline.store._store import (
 )
 
 __all__ = ["Action", "Change", "Store", "Transaction", "content_hash", "record_type"]
+
+# Governance keeps its tables beside the store's, on the same MetaData, so
+# that migrations, tests and tools see one schema. Imported last: the module
+# needs only tieline.store._schema, which is loaded by now.
+from tieline.governance import _schema as _governance_schema  # noqa: F401
