@@ -361,3 +361,18 @@ def test_an_unknown_route_is_a_problem_too(hub: Any, operator: dict[str, str]) -
 
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_a_rule_across_fields_of_the_record_is_a_422_not_a_500(
+    hub: Any, estate: Any, sample: Any, operator: dict[str, str]
+) -> None:
+    # A merged supplier must say what it merged into: the body's shape is
+    # fine, the record's own rule refuses it.
+    body = sample("supplier", "s9", estate.ids)
+    body["status"] = "merged"
+
+    answer = hub.client.post("/v1/suppliers", json=body, headers=operator)
+
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "merged_into" in answer.json()["detail"]

@@ -19,8 +19,9 @@ from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
@@ -284,7 +285,18 @@ def read_record(
 
 
 def _build(cls: type[CanonicalRecord], body: BaseModel) -> CanonicalRecord:
-    return cls.model_validate(body.model_dump())
+    # The body model checks field shapes; rules across fields (a merged
+    # supplier names what it merged into) live on the record itself, so its
+    # refusal is the client's 422, not a server error.
+    try:
+        return cls.model_validate(body.model_dump())
+    except ValidationError as err:
+        raise RequestValidationError(
+            [
+                {"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in err.errors(include_url=False)
+            ]
+        ) from err
 
 
 @dataclass(frozen=True, slots=True)
