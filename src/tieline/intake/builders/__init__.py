@@ -11,11 +11,13 @@ from collections.abc import Callable
 
 from tieline.intake.builders._context import BuildContext
 from tieline.intake.builders.records import build_records
+from tieline.intake.builders.ubl import build_ubl
 
 Builder = Callable[[BuildContext], None]
 
 BUILDERS: dict[str, Builder] = {
     "records": build_records,
+    "ubl": build_ubl,
 }
 
 
