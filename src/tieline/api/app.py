@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tieline import __version__
+from tieline.api._correlation import CorrelationMiddleware
 from tieline.store import Store
 
 
@@ -23,6 +24,8 @@ def create_app(store: Store) -> FastAPI:
         summary="The integration hub for construction companies that run Odoo.",
         openapi_url="/openapi.json",
     )
+
+    app.add_middleware(CorrelationMiddleware)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:

@@ -17,9 +17,17 @@ from rich.progress import (
 
 from tieline import intake
 from tieline.api import create_app
+from tieline.cli._app import CommandError
 from tieline.events import OutboxRelay
 from tieline.intake import ExitCode, RunReport
 from tieline.logging import get_logger
+from tieline.reports import (
+    REPORT_FORMATS,
+    load_cost_report,
+    render_csv,
+    render_json,
+    render_tables,
+)
 from tieline.settings import Settings
 from tieline.store import Store
 
@@ -96,8 +104,32 @@ def print_run_report(report: RunReport, console: Console) -> None:
 def print_cost_report(
     settings: Settings, *, project: str | None, output: str, console: Console
 ) -> None:
-    """Print the project cost report in the chosen format."""
-    raise NotImplementedError("the cost report is being built")
+    """Print the project cost report in the chosen format.
+
+    JSON carries its warnings inside; with CSV they go to stderr, so that the
+    CSV on stdout stays clean for a spreadsheet; the tables print them below.
+    """
+    if output not in REPORT_FORMATS:
+        raise CommandError(
+            f"unknown report format {output!r}; choose {', '.join(REPORT_FORMATS)}"
+        )
+    store = open_store(settings)
+    try:
+        report = load_cost_report(store, project_code=project)
+    finally:
+        store.close()
+    if project is not None and not report.projects:
+        raise CommandError(f"no project has the code {project!r}")
+
+    if output == "json":
+        console.out(render_json(report), highlight=False)
+    elif output == "csv":
+        console.out(render_csv(report), highlight=False, end="")
+        warnings = [w for p in report.projects for w in p.warnings]
+        for warning in [*warnings, *report.warnings]:
+            Console(stderr=True).print(f"warning: {warning}", markup=False)
+    else:
+        console.print(render_tables(report))
 
 
 def run_demo(

@@ -96,6 +96,7 @@ __all__ = [
     "ReceiptStatus",
     "RevisionStatus",
     "Supplier",
+    "SupplierInvoice",
     "SupplierStatus",
     "record_id",
 ]

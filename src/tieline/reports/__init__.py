@@ -1,0 +1,54 @@
+"""Reports over the canonical records: the project cost report first.
+
+`load_cost_report(store)` builds the report from one read of the store;
+`build_cost_report(records)` is the same computation over records already in
+hand. The `render_*` functions turn a report into JSON, CSV or Rich tables.
+"""
+
+from tieline.reports._cost import (
+    COUNTED_COMMITMENTS,
+    COUNTED_INVOICES,
+    CostRecords,
+    build_cost_report,
+    describe,
+    load_cost_report,
+    read_cost_records,
+)
+from tieline.reports._render import (
+    REPORT_FORMATS,
+    cost_report_data,
+    render_csv,
+    render_json,
+    render_tables,
+)
+from tieline.reports._report import (
+    AMOUNT_KEYS,
+    CostAmounts,
+    CostLine,
+    CostReport,
+    Figure,
+    ProjectCost,
+    ReportWarning,
+)
+
+__all__ = [
+    "AMOUNT_KEYS",
+    "COUNTED_COMMITMENTS",
+    "COUNTED_INVOICES",
+    "REPORT_FORMATS",
+    "CostAmounts",
+    "CostLine",
+    "CostRecords",
+    "CostReport",
+    "Figure",
+    "ProjectCost",
+    "ReportWarning",
+    "build_cost_report",
+    "cost_report_data",
+    "describe",
+    "load_cost_report",
+    "read_cost_records",
+    "render_csv",
+    "render_json",
+    "render_tables",
+]

@@ -1,0 +1,196 @@
+"""The cost report as JSON, CSV or Rich tables.
+
+Amounts are decimal strings with exactly the currency's decimals ("1843275.00"
+in JSON and CSV, "1,843,275.00" in the tables), never numbers that a reader
+could parse through a float.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from typing import Any, Final
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tieline.money import format_money
+from tieline.reports._report import (
+    AMOUNT_KEYS,
+    CostAmounts,
+    CostReport,
+    ProjectCost,
+    ReportWarning,
+)
+
+REPORT_FORMATS: Final[tuple[str, ...]] = ("table", "csv", "json")
+
+CSV_COLUMNS: Final[tuple[str, ...]] = (
+    "project_code",
+    "project_source_key",
+    "project_name",
+    "currency",
+    "row",
+    "cost_code",
+    "cost_code_name",
+    *AMOUNT_KEYS,
+)
+
+# Ten amount columns do not fit in 100 columns; each project gets two tables
+# of five amounts, the budget side and the actual side.
+_TABLE_COLUMNS: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
+    (
+        "budget and commitments",
+        (
+            ("original_budget", "Original\nbudget"),
+            ("approved_changes", "Approved\nchanges"),
+            ("revised_budget", "Revised\nbudget"),
+            ("committed", "Committed"),
+            ("remaining", "Remaining"),
+        ),
+    ),
+    (
+        "actuals and pending changes",
+        (
+            ("received", "Received"),
+            ("invoiced", "Invoiced"),
+            ("paid", "Paid"),
+            ("pending_budget_changes", "Pending\nbudget changes"),
+            ("pending_change_orders", "Pending\nchange orders"),
+        ),
+    ),
+)
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    """`amount` with the currency's decimals, and no negative zero."""
+    if amount.is_zero():
+        amount = abs(amount)
+    return format_money(amount, currency)
+
+
+def _amounts_data(amounts: CostAmounts, currency: str) -> dict[str, str]:
+    return {
+        key: money_text(value, currency) for key, value in amounts.as_dict().items()
+    }
+
+
+def _warning_data(warning: ReportWarning) -> dict[str, str]:
+    return {
+        "record": warning.record,
+        "subject": warning.subject,
+        "reason": warning.reason,
+    }
+
+
+def _project_data(project: ProjectCost) -> dict[str, Any]:
+    return {
+        "code": project.code,
+        "source_key": project.source_key,
+        "name": project.name,
+        "currency": project.currency,
+        "project_id": project.project_id,
+        "lines": [
+            {
+                "cost_code": line.cost_code,
+                "cost_code_name": line.cost_code_name,
+                **_amounts_data(line.amounts, project.currency),
+            }
+            for line in project.lines
+        ],
+        "totals": _amounts_data(project.totals, project.currency),
+        "warnings": [_warning_data(warning) for warning in project.warnings],
+    }
+
+
+def cost_report_data(report: CostReport) -> dict[str, Any]:
+    """The report as JSON-ready data: `projects`, then unplaced `warnings`."""
+    return {
+        "projects": [_project_data(project) for project in report.projects],
+        "warnings": [_warning_data(warning) for warning in report.warnings],
+    }
+
+
+def render_json(report: CostReport) -> str:
+    """The report as a JSON document."""
+    return json.dumps(cost_report_data(report), indent=2, ensure_ascii=False)
+
+
+def render_csv(report: CostReport) -> str:
+    """One row per project and cost code, then a `total` row per project."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for project in report.projects:
+        head = [project.code, project.source_key, project.name, project.currency]
+        for line in project.lines:
+            amounts = _amounts_data(line.amounts, project.currency).values()
+            writer.writerow(
+                [*head, "line", line.cost_code, line.cost_code_name or "", *amounts]
+            )
+        totals = _amounts_data(project.totals, project.currency).values()
+        writer.writerow([*head, "total", "", "", *totals])
+    return buffer.getvalue()
+
+
+def render_tables(report: CostReport) -> RenderableType:
+    """The report as Rich tables, two per project, readable in 100 columns."""
+    parts: list[RenderableType] = []
+    for project in report.projects:
+        parts.extend(_project_tables(project))
+        parts.extend(_warning_lines(project.warnings))
+    if not report.projects:
+        parts.append(Text("No projects to report."))
+    if report.warnings:
+        parts.append(Text("Records not placed in any project:", style="bold"))
+        parts.extend(_warning_lines(report.warnings))
+    return Group(*parts)
+
+
+def _project_tables(project: ProjectCost) -> list[Table]:
+    title = f"{project.code} ({project.source_key}) {project.name}, {project.currency}"
+    return [
+        _project_table(project, f"{title}: {caption}", columns)
+        for caption, columns in _TABLE_COLUMNS
+    ]
+
+
+def _project_table(
+    project: ProjectCost, title: str, columns: tuple[tuple[str, str], ...]
+) -> Table:
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+    )
+    table.add_column("Cost code", overflow="fold")
+    for _, header in columns:
+        table.add_column(header, justify="right", no_wrap=True)
+    for index, line in enumerate(project.lines):
+        label = line.cost_code
+        if line.cost_code_name:
+            label += f"\n{line.cost_code_name}"
+        table.add_row(
+            Text(label),
+            *_cells(line.amounts, project.currency, columns),
+            end_section=index == len(project.lines) - 1,
+        )
+    table.add_row(
+        Text("Total", style="bold"),
+        *_cells(project.totals, project.currency, columns),
+        style="bold",
+    )
+    return table
+
+
+def _cells(
+    amounts: CostAmounts, currency: str, columns: tuple[tuple[str, str], ...]
+) -> list[str]:
+    values = amounts.as_dict()
+    return [f"{Decimal(money_text(values[key], currency)):,}" for key, _ in columns]
+
+
+def _warning_lines(warnings: tuple[ReportWarning, ...]) -> list[Text]:
+    return [Text(f"warning: {warning}", style="yellow") for warning in warnings]
