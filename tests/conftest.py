@@ -58,7 +58,7 @@ def postgres_database() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as err:
+    except Exception as err:  # any failure means "no server"
         admin.dispose()
         unavailable(
             "PostgreSQL", f"{make_url(admin_url).host}: {err.__class__.__name__}"

@@ -20,7 +20,7 @@ STATUS_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     "cost_code_crosswalk": (),
     "budget": ("approved",),
     "budget_revision": ("submitted", "approved", "rejected"),
-    "supplier": ("active", "blocked"),
+    "supplier": ("active", "blocked", "merged"),
     "commitment": ("approved", "closed", "cancelled"),
     "change_order": ("submitted", "approved", "rejected"),
     "goods_receipt": ("confirmed",),

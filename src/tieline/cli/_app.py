@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -113,6 +113,46 @@ def demo(
     from tieline.cli._commands import run_demo
 
     run_demo(_settings(), data=data, serve_after=serve_after, console=console)
+
+
+suppliers_app = typer.Typer(
+    help="Suppliers, and the near matches waiting for a person.", no_args_is_help=True
+)
+app.add_typer(suppliers_app, name="suppliers")
+
+
+@suppliers_app.command("list")
+def suppliers_list() -> None:
+    """Every supplier with its aliases, tax id and status."""
+    from tieline.cli._commands import list_suppliers
+
+    list_suppliers(_settings(), console=console)
+
+
+@suppliers_app.command("review")
+def suppliers_review() -> None:
+    """Near matches waiting for a decision, with their score and evidence."""
+    from tieline.cli._commands import show_supplier_reviews
+
+    show_supplier_reviews(_settings(), console=console)
+
+
+@suppliers_app.command("decide")
+def suppliers_decide(
+    item_id: Annotated[int, typer.Argument(help="The review item's number.")],
+    decision: Annotated[
+        Literal["same", "different"],
+        typer.Argument(help="same: merge the two; different: keep them apart."),
+    ],
+    by: Annotated[str, typer.Option("--by", help="Who takes the decision.")],
+    note: Annotated[str | None, typer.Option(help="Why, for the record.")] = None,
+) -> None:
+    """Answer a near match; the answer is final and remembered."""
+    from tieline.cli._commands import decide_supplier_match
+
+    decide_supplier_match(
+        _settings(), item_id, decision, by=by, note=note, console=console
+    )
 
 
 def main() -> None:

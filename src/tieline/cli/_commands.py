@@ -14,6 +14,8 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
+from rich.text import Text
 
 from tieline import intake
 from tieline.api import create_app
@@ -21,6 +23,7 @@ from tieline.cli._app import CommandError
 from tieline.events import OutboxRelay
 from tieline.intake import ExitCode, RunReport
 from tieline.logging import get_logger
+from tieline.model import Supplier
 from tieline.reports import (
     REPORT_FORMATS,
     load_cost_report,
@@ -30,6 +33,7 @@ from tieline.reports import (
 )
 from tieline.settings import Settings
 from tieline.store import Store
+from tieline.suppliers import Decision, ReviewItem, SupplierReviews
 
 log = get_logger(__name__)
 
@@ -160,3 +164,92 @@ def serve_hub(settings: Settings, *, host: str, port: int) -> None:
         relay_thread.join(timeout=5)
         store.close()
         log.info("serve.stopped")
+
+
+# Supplier identity: list, review, decide.
+
+
+def list_suppliers(settings: Settings, *, console: Console) -> None:
+    """Print every supplier with its aliases, tax id and status."""
+    store = open_store(settings)
+    try:
+        with store.transaction() as tx:
+            suppliers = tx.list(Supplier)
+    finally:
+        store.close()
+    names = {s.id: s.legal_name for s in suppliers}
+    table = Table("Supplier", "Status", "Aliases", "Tax id", "Id")
+    for supplier in suppliers:
+        status = supplier.status.value
+        if supplier.merged_into is not None:
+            status += f" into {names.get(supplier.merged_into, supplier.merged_into)}"
+        table.add_row(
+            Text(supplier.legal_name),
+            Text(status),
+            Text("; ".join(supplier.aliases)),
+            Text(supplier.tax_id or "-"),
+            Text(supplier.id),
+        )
+    console.print(table)
+    console.print(f"{len(suppliers)} suppliers")
+
+
+def show_supplier_reviews(settings: Settings, *, console: Console) -> None:
+    """Print the near matches waiting for a decision, with score and evidence."""
+    store = open_store(settings)
+    try:
+        with store.transaction() as tx:
+            items = SupplierReviews(tx).list()
+    finally:
+        store.close()
+    if not items:
+        console.print("no near matches are waiting for a decision")
+        return
+    for item in items:
+        score = "-" if item.score is None else f"{item.score:.1f}"
+        console.print(
+            Text(f"item {item.id}  score {score}  rule {item.evidence['rule']}")
+        )
+        console.print(_evidence_line("known supplier", item.evidence["existing"]))
+        console.print(_evidence_line("new spelling  ", item.evidence["new"]))
+    console.print(
+        f"{len(items)} waiting; answer with: tieline suppliers decide ITEM "
+        "same|different --by NAME"
+    )
+
+
+def decide_supplier_match(
+    settings: Settings,
+    item_id: int,
+    decision: str,
+    *,
+    by: str,
+    note: str | None,
+    console: Console,
+) -> ReviewItem:
+    """Record a person's answer on a near match and print what it did."""
+    store = open_store(settings)
+    try:
+        with store.transaction() as tx:
+            item = SupplierReviews(tx).decide(
+                item_id, decision=decision, by=by, note=note
+            )
+    finally:
+        store.close()
+    new, existing = item.evidence["new"]["name"], item.evidence["existing"]["name"]
+    outcome = (
+        f"{new} is now part of {existing}"
+        if item.decision is Decision.SAME
+        else f"{new} and {existing} stay apart"
+    )
+    console.print(Text(f"review item {item.id}: {outcome} (by {item.decided_by})"))
+    return item
+
+
+def _evidence_line(label: str, side: dict[str, object]) -> Text:
+    misspelt = side.get("misspelt_legal_form")
+    form = side.get("legal_form") or (f"{misspelt} (misspelt?)" if misspelt else "-")
+    return Text(
+        f"  {label}  {side['name']}  (normalised {side['normalised']}; "
+        f"legal form {form}; tax id {side.get('tax_id') or '-'})"
+    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tieline.model._base import CanonicalRecord
 
@@ -14,6 +14,8 @@ class SupplierStatus(enum.StrEnum):
     PENDING = "pending"
     ACTIVE = "active"
     BLOCKED = "blocked"
+    # Found to be another supplier under another name; `merged_into` says which.
+    MERGED = "merged"
 
 
 class Address(BaseModel):
@@ -43,6 +45,8 @@ class Supplier(CanonicalRecord):
 
     `aliases` holds every spelling the supplier was seen under, the legal name
     included; `tax_id` is stored normalised (no spaces, country prefix kept).
+    A merged supplier keeps its record, with `merged_into` naming the supplier
+    that carries on for it.
     """
 
     kind: ClassVar[str] = "supplier"
@@ -53,3 +57,13 @@ class Supplier(CanonicalRecord):
     addresses: list[Address] = Field(default_factory=list)
     bank_accounts: list[BankAccount] = Field(default_factory=list)
     status: SupplierStatus = SupplierStatus.ACTIVE
+    merged_into: str | None = None
+
+    @model_validator(mode="after")
+    def _merged_names_its_target(self) -> Self:
+        merged = self.status is SupplierStatus.MERGED
+        if merged != (self.merged_into is not None):
+            raise ValueError("merged_into is set exactly when the status is merged")
+        if self.merged_into is not None and self.merged_into == self.id:
+            raise ValueError("a supplier cannot be merged into itself")
+        return self
