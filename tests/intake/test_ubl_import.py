@@ -23,9 +23,11 @@ from tieline.model import (
     Origin,
     Project,
     ReceiptLine,
+    Supplier,
 )
 from tieline.model.invoices import SupplierInvoice
 from tieline.store import Store
+from tieline.suppliers import SupplierResolver
 
 PEPPOL = "peppol-bis-invoice-3"
 
@@ -51,6 +53,12 @@ def _seed(
         cost_code_system="wbs",
     )
 
+    with store.transaction() as tx:
+        resolver = SupplierResolver(tx, system="erp", actor="test")
+        supplier_id = resolver.resolve(
+            "Castlegate Concrete Ltd", tax_id="GB 274 5531 90"
+        ).supplier.id
+
     def line(key: str, code: str, qty: str, price: str, amount: str) -> CommitmentLine:
         return CommitmentLine(
             line_key=key,
@@ -67,7 +75,7 @@ def _seed(
         commitment_type=CommitmentType.PURCHASE_ORDER,
         legal_entity_id=entity.id,
         project_id=project.id,
-        supplier_id="castlegate",
+        supplier_id=supplier_id,
         currency="GBP",
         status=status,
         lines=[
@@ -133,6 +141,28 @@ def test_an_invoice_naming_a_known_order_is_matched_and_coded(
         Decimal("1200.00"),
         Decimal("7200.00"),
     )
+    # And the supplier is the one the order names, found by its tax id, with the
+    # address the invoice gives added
+    assert invoice.supplier_id == order.supplier_id
+    with store.transaction() as tx:
+        supplier = tx.get(Supplier, order.supplier_id)
+    assert supplier is not None
+    assert [a.city for a in supplier.addresses] == ["Leeds"]
+
+
+def test_a_placeholder_for_a_supplier_name_is_refused(
+    store: Store, ubl: SimpleNamespace, tmp_path: Path
+) -> None:
+    doc = ubl.Doc("X-1", [ubl.Line("1", "1", "10.00")], supplier="NAME OF CONTRACTOR 3")
+    doc.supplier_vat = None
+    ubl.write("template", doc)
+
+    report = _import(store, ubl.inbox, tmp_path)
+
+    (reject,) = _issues(report, "rejects.csv")
+    assert (reject["file"], reject["field"]) == ("template.xml", "supplier_name")
+    assert "placeholder" in reject["reason"]
+    assert _invoices(store) == {}
 
 
 def test_an_invoice_naming_no_known_order_waits_unmatched_with_its_reason(

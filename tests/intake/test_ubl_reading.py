@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tieline.intake.ubl import DocumentRejected, normalise_tax_id, read_document
+from tieline.intake.ubl import DocumentRejected, read_document, read_tax_id
 from tieline.model import InvoiceType
 
 PEPPOL = "peppol-bis-invoice-3"
@@ -194,13 +194,14 @@ def test_the_order_reference_is_the_commitment_reference(shared_data: Path) -> N
         ("274553190", "GB", "GB274553190"),
         ("061828591", "GR", "EL061828591"),
         ("NO123456785MVA", "NO", "NO123456785MVA"),
+        ("IE 6388047V", "GB", "IE6388047V"),
         (" ", None, None),
     ],
 )
 def test_tax_ids_are_normalised(
     raw: str, country: str | None, expected: str | None
 ) -> None:
-    assert normalise_tax_id(raw, country) == expected
+    assert read_tax_id(raw, country) == expected
 
 
 def _reject(path: Path) -> DocumentRejected:

@@ -54,6 +54,7 @@ from tieline.intake.matching import supplier_key
 from tieline.model import Address, InvoiceLine, InvoiceType, Origin
 from tieline.model.invoices import SupplierInvoice
 from tieline.money import check_currency, minor_unit, round_money
+from tieline.suppliers import normalise_tax_id
 
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
@@ -127,21 +128,21 @@ class UblDocument:
         return sorted(paths)[:limit]
 
 
-def normalise_tax_id(raw: str | None, country: str | None = None) -> str | None:
-    """A VAT number without spaces or punctuation, upper case, country-prefixed.
+def read_tax_id(raw: str | None, country: str | None = None) -> str | None:
+    """A VAT number in the one spelling `tieline.suppliers` gives tax ids.
 
-    A number given without its prefix takes the supplier's country (Greece's
-    VAT prefix is EL, not GR).
+    The party's country adds a missing prefix. A number whose prefix is not
+    its party's country (a UK firm registered for Irish VAT) is kept as
+    written rather than refused: the invoice is still the supplier's.
     """
-    if raw is None:
+    if raw is None or not raw.strip():
         return None
-    compact = re.sub(r"[^0-9A-Za-z]", "", raw).upper()
-    if not compact:
-        return None
-    if country and not compact[:2].isalpha():
-        prefix = "EL" if country.upper() == "GR" else country.upper()
-        compact = prefix + compact
-    return compact
+    for where in (country, None):
+        try:
+            return normalise_tax_id(raw, country=where)
+        except ValidationFailed:
+            continue
+    return re.sub(r"[^0-9A-Za-z]", "", raw).upper() or None
 
 
 def _origin_key(who: str, kind: InvoiceType, reference: str, gross: Decimal) -> str:
@@ -412,7 +413,7 @@ def _supplier(reader: _Reader) -> Party:
     return Party(
         name=name,
         trading_name=trading if trading != name else None,
-        tax_id=normalise_tax_id(_vat_company_id(reader, party), country),
+        tax_id=read_tax_id(_vat_company_id(reader, party), country),
         country=country,
         address=_address(reader, party, country),
     )
@@ -442,7 +443,7 @@ def _buyer_tax_id(reader: _Reader) -> str | None:
     if party is None:
         return None
     country = reader.text(party, "cac:PostalAddress/cac:Country/cbc:IdentificationCode")
-    return normalise_tax_id(_vat_company_id(reader, party), country)
+    return read_tax_id(_vat_company_id(reader, party), country)
 
 
 def _project_reference(reader: _Reader) -> str | None:

@@ -23,8 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tieline.errors import ValidationFailed
 from tieline.intake.builders._context import BuildContext
-from tieline.intake.builders._suppliers import resolve_supplier
+from tieline.intake.builders._suppliers import SupplierLinker
 from tieline.intake.matching import (
     InvoiceBook,
     billing_order,
@@ -35,6 +36,8 @@ from tieline.intake.readers import Row
 from tieline.intake.ubl import DocumentRejected, UblDocument, read_document
 from tieline.model import InvoiceType
 from tieline.model.invoices import SupplierInvoice
+
+_SUPPLIER_ELEMENT = "AccountingSupplierParty/cac:Party"
 
 
 @dataclass
@@ -50,10 +53,12 @@ class _Received:
 def build_ubl(context: BuildContext) -> None:
     """Read, check, settle and save every UBL document the profile found."""
     book = InvoiceBook.load(context.tx)
-    received = _drop_conflicts(context, list(_read_all(context)))
-    for item in received:
-        item.invoice = _prepare(context, item, book)
-        book.invoices[item.invoice.id] = item.invoice
+    linker = SupplierLinker(context)
+    received: list[_Received] = []
+    for item in _drop_conflicts(context, list(_read_all(context))):
+        if _prepare(context, item, book, linker):
+            book.invoices[item.invoice.id] = item.invoice
+            received.append(item)
     stored = _stored_group_members(received, book)
     work: list[tuple[_Received | None, SupplierInvoice]] = [
         *((item, item.invoice) for item in received),
@@ -68,6 +73,7 @@ def build_ubl(context: BuildContext) -> None:
             context.save(settled.invoice)
             for field, reason in settled.flags:
                 context.run.flag("(stored)", _label(invoice), field, reason)
+    linker.finish()
 
 
 def _read_all(context: BuildContext) -> Iterator[tuple[Row, UblDocument]]:
@@ -125,32 +131,39 @@ def _drop_conflicts(
 
 
 def _prepare(
-    context: BuildContext, item: _Received, book: InvoiceBook
-) -> SupplierInvoice:
-    """Link what the document names: supplier, buyer entity, project, order."""
+    context: BuildContext, item: _Received, book: InvoiceBook, linker: SupplierLinker
+) -> bool:
+    """Link what the document names: supplier, buyer entity, project, order.
+
+    Returns False, with the document rejected, when its supplier is not one.
+    """
     document = item.document
-    invoice = document.invoice
-    supplier_id = resolve_supplier(
-        context,
-        document.supplier.name,
-        tax_id=document.supplier.tax_id,
-        address=document.supplier.address,
-        create=False,
-    )
+    party = document.supplier
+    try:
+        # The tax id is already in its one spelling (`read_tax_id`).
+        supplier = linker.link(party.name, tax_id=party.tax_id, address=party.address)
+    except ValidationFailed as err:  # NotASupplier included: a placeholder name
+        context.run.reject(
+            item.row.file, _SUPPLIER_ELEMENT, "supplier_name", err.reason
+        )
+        return False
     entity = book.entities_by_tax_id.get(document.buyer_tax_id or "")
-    updates: dict[str, object] = {
-        "supplier_id": supplier_id,
-        "legal_entity_id": entity.id if entity else None,
-        "project_id": _project(context, item, book),
-    }
-    if invoice.commitment_reference is None:
-        updates["commitment_reference"] = _order_of_corrected(item, book)
-    if document.sales_order and invoice.commitment_reference is None:
+    item.invoice = item.invoice.model_copy(
+        update={
+            "supplier_id": supplier.id,
+            "legal_entity_id": entity.id if entity else None,
+            "project_id": _project(context, item, book),
+        }
+    )
+    if item.invoice.commitment_reference is None:
+        order = _order_of_corrected(item, book)
+        item.invoice = item.invoice.model_copy(update={"commitment_reference": order})
+    if document.sales_order and item.invoice.commitment_reference is None:
         item.hint = (
             " (its order reference is NA, Peppol's mark for none; the supplier's "
             f"sales order is {document.sales_order})"
         )
-    return invoice.model_copy(update=updates)
+    return True
 
 
 def _project(context: BuildContext, item: _Received, book: InvoiceBook) -> str | None:
