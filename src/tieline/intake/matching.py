@@ -472,3 +472,15 @@ def unmatched_invoices(tx: Transaction) -> list[SupplierInvoice]:
         tx.list(SupplierInvoice, status=InvoiceStatus.UNMATCHED.value),
         key=lambda i: (i.supplier_name.casefold(), i.issue_date, i.supplier_reference),
     )
+
+
+def invoices_with_variances(tx: Transaction) -> list[SupplierInvoice]:
+    """Matched invoices whose reason names a variance a person should approve."""
+    return sorted(
+        (
+            invoice
+            for invoice in tx.list(SupplierInvoice, status=InvoiceStatus.MATCHED.value)
+            if invoice.status_reason
+        ),
+        key=lambda i: (i.supplier_name.casefold(), i.issue_date, i.supplier_reference),
+    )
