@@ -149,22 +149,7 @@ def run_demo(
     data sets in that folder. Importing again changes nothing, so the demo
     can be run as often as one likes on the same data directory.
     """
-    store = open_store(settings)
-    try:
-        with _import_progress(console) as show:
-            if data is None:
-                reports = demo.import_estate(
-                    store, runs_dir=settings.runs_dir, progress=show
-                )
-            else:
-                reports = demo.import_shared_data(
-                    store, data, runs_dir=settings.runs_dir, progress=show
-                )
-        with store.transaction() as tx:
-            waiting = unmatched_invoices(tx)
-            variances = invoices_with_variances(tx)
-    finally:
-        store.close()
+    reports, waiting, variances = _demo_imports(settings, data, console)
     for report in reports:
         print_run_report(report, console)
     failed = [r for r in reports if r.failure is not None]
@@ -177,6 +162,24 @@ def run_demo(
     if serve_after:
         console.print(f"serving the hub on http://{settings.host}:{settings.port}")
         serve_hub(settings, host=settings.host, port=settings.port)
+
+
+def _demo_imports(
+    settings: Settings, data: Path | None, console: Console
+) -> tuple[list[RunReport], list[SupplierInvoice], list[SupplierInvoice]]:
+    store = open_store(settings)
+    try:
+        with _import_progress(console) as show:
+            runs = settings.runs_dir
+            reports = (
+                demo.import_estate(store, runs_dir=runs, progress=show)
+                if data is None
+                else demo.import_shared_data(store, data, runs_dir=runs, progress=show)
+            )
+        with store.transaction() as tx:
+            return reports, unmatched_invoices(tx), invoices_with_variances(tx)
+    finally:
+        store.close()
 
 
 @contextmanager

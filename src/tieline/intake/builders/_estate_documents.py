@@ -185,43 +185,49 @@ def _receipt_line(commitment: Commitment, row: Row) -> ReceiptLine:
 
 def build_claims(estate: Estate, table: Table) -> None:
     """Progress claims, period by period, each carrying on from the one before."""
-    groups = list(grouped(table, "claim"))
     built: dict[tuple[str, int], ProgressClaim] = {}
-    for reference, rows in sorted(groups, key=lambda g: _claim_order(g[1])):
-
-        def build(reference: str = reference, rows: list[Row] = rows) -> ProgressClaim:
-            head = header(rows, ("subcontract", "period", "period_end", "status"))
-            commitment = estate.commitment(head["subcontract"], "subcontract")
-            previous = _previous_claim(estate, built, commitment, head["period"])
-            certified = _certified_by_line(previous)
-            return ProgressClaim(
-                origin=estate.origin(reference),
-                commitment_id=commitment.id,
-                period=head["period"],
-                period_end=head["period_end"],
-                currency=commitment.currency,
-                status=head["status"],
-                retention_percent=commitment.retention_percent,
-                retention_cap=commitment.retention_cap,
-                previous_retention_held=previous.retention_held()
-                if previous
-                else Decimal(0),
-                lines=[
-                    ClaimLine(
-                        commitment_line_key=str(row.values["line"]),
-                        claimed_to_date=row.values["claimed_to_date"],
-                        certified_to_date=row.values.get("certified_to_date"),
-                        previously_certified=certified.get(
-                            str(row.values["line"]), Decimal(0)
-                        ),
-                    )
-                    for row in rows
-                ],
-            )
-
-        claim = estate.save(rows, build)
+    groups = sorted(grouped(table, "claim"), key=lambda group: _claim_order(group[1]))
+    for reference, rows in groups:
+        claim = estate.save(
+            rows,
+            lambda reference=reference, rows=rows: _claim(
+                estate, built, reference, rows
+            ),
+        )
         if isinstance(claim, ProgressClaim):
             built[(claim.commitment_id, claim.period)] = claim
+
+
+def _claim(
+    estate: Estate,
+    built: dict[tuple[str, int], ProgressClaim],
+    reference: str,
+    rows: list[Row],
+) -> ProgressClaim:
+    head = header(rows, ("subcontract", "period", "period_end", "status"))
+    commitment = estate.commitment(head["subcontract"], "subcontract")
+    previous = _previous_claim(estate, built, commitment, head["period"])
+    certified = _certified_by_line(previous)
+    return ProgressClaim(
+        origin=estate.origin(reference),
+        commitment_id=commitment.id,
+        period=head["period"],
+        period_end=head["period_end"],
+        currency=commitment.currency,
+        status=head["status"],
+        retention_percent=commitment.retention_percent,
+        retention_cap=commitment.retention_cap,
+        previous_retention_held=previous.retention_held() if previous else Decimal(0),
+        lines=[
+            ClaimLine(
+                commitment_line_key=str(row.values["line"]),
+                claimed_to_date=row.values["claimed_to_date"],
+                certified_to_date=row.values.get("certified_to_date"),
+                previously_certified=certified.get(str(row.values["line"]), Decimal(0)),
+            )
+            for row in rows
+        ],
+    )
 
 
 def _claim_order(rows: list[Row]) -> tuple[str, int]:
