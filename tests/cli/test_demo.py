@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from tieline.cli import _commands as commands
 from tieline.cli import app
 from tieline.errors import ConfigurationError
 from tieline.intake import shipped_profiles
+from tieline.settings import Settings
 
 from ..conftest import unavailable
 
@@ -47,6 +49,30 @@ def test_the_demo_imports_the_estate_and_prints_the_report(tmp_path: Path) -> No
     assert "Unmatched invoices waiting for a person (2)" in out
     assert "Matched invoices with variances to approve (2)" in out
     assert "serving" not in out
+
+
+def test_without_no_serve_the_demo_serves_the_hub_after_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given serve_hub replaced by a recorder (serving itself is tested apart)
+    served: list[tuple[Path, str, int]] = []
+
+    def record(settings: Settings, *, host: str, port: int) -> None:
+        served.append((settings.data_dir, host, port))
+
+    monkeypatch.setattr(commands, "serve_hub", record)
+    env = {"TIELINE_DATA_DIR": str(tmp_path / "var"), "TIELINE_PORT": "18123"}
+
+    # When the demo runs without --no-serve
+    result = CliRunner().invoke(app, ["demo"], env=env)
+
+    # Then it serves on the configured address, once the report is printed
+    assert result.exit_code == 0, result.output
+    assert served == [(tmp_path / "var", "127.0.0.1", 18123)]
+    assert result.stdout.rstrip().endswith("serving the hub on http://127.0.0.1:18123")
+    assert result.stdout.index("Riverside Depot Extension") < result.stdout.index(
+        "serving the hub"
+    )
 
 
 def test_running_the_demo_twice_changes_nothing_the_second_time(

@@ -141,3 +141,24 @@ def test_an_order_line_whose_arithmetic_is_off_is_kept_and_flagged(
     with store.transaction() as tx:
         (order,) = [c for c in tx.list(Commitment) if c.number == "PO-DCK-001"]
     assert str(order.lines[1].amount) == "4250.00"
+
+
+def test_a_profile_without_a_field_the_builder_needs_fails_the_run(
+    store: Store, export: Path, tmp_path: Path
+) -> None:
+    profile = tmp_path / "thin.toml"
+    profile.write_text(
+        'name = "thin"\nsystem = "erp"\nbuilder = "estate"\n'
+        '[options]\ncost_code_system = "wbs"\n'
+        '[[tables]]\nname = "budgets"\nfile = "budgets.csv"\n'
+        '[tables.columns]\nproject_code = { column = "project_code" }\n',
+        encoding="utf-8",
+    )
+
+    report = run_import(store, str(profile), [export], runs_dir=tmp_path / "runs")
+
+    assert report.exit_code is ExitCode.FAILED
+    assert report.failure == (
+        "profile thin: table budgets lacks the field(s) cost_code, amount that "
+        "the estate builder needs"
+    )

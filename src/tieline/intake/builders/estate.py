@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tieline.errors import ValidationFailed
+from tieline.errors import ConfigurationError, ValidationFailed
 from tieline.intake.builders._context import BuildContext, describe_invalid
 from tieline.intake.builders._estate import Estate, RowProblem, grouped, header
 from tieline.intake.builders._estate_documents import (
@@ -64,8 +64,60 @@ from tieline.suppliers import normalise_tax_id
 Step = Callable[[Estate, Table], None]
 
 
+# The fields each table must have; the others the steps read are optional.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "entities": ("entity_code", "name", "currency"),
+    "projects": ("project_code", "name", "entity_code", "currency"),
+    "cost_codes": ("code", "name"),
+    "crosswalk": ("wbs_code", "target_code"),
+    "budgets": ("project_code", "cost_code", "amount"),
+    "budget_revisions": ("revision", "project_code", "reason", "cost_code", "amount"),
+    "suppliers": ("vendor_code", "name"),
+    "commitments": (
+        "number",
+        "type",
+        "entity_code",
+        "project_code",
+        "vendor_code",
+        "currency",
+        "status",
+    ),
+    "commitment_lines": ("number", "line", "project_code", "cost_code", "amount"),
+    "change_orders": (
+        "number",
+        "commitment",
+        "reason",
+        "status",
+        "line",
+        "cost_code",
+        "amount",
+    ),
+    "receipts": ("grn", "commitment", "received_on", "line", "quantity"),
+    "progress_claims": (
+        "claim",
+        "subcontract",
+        "period",
+        "period_end",
+        "status",
+        "line",
+        "claimed_to_date",
+    ),
+    "payments": (
+        "payment",
+        "entity_code",
+        "vendor_name",
+        "paid_on",
+        "currency",
+        "amount",
+        "invoice",
+        "allocated",
+    ),
+}
+
+
 def build_estate(context: BuildContext) -> None:
     """Build every table the profile read, in the order records depend."""
+    _check_profile(context)
     estate = Estate(context, SupplierLinker(context))
     wbs = str(context.options.get("cost_code_system", ""))
     estate.cost_codes = {
@@ -76,6 +128,25 @@ def build_estate(context: BuildContext) -> None:
         if table is not None:
             step(estate, table)
     estate.linker.finish()
+
+
+def _check_profile(context: BuildContext) -> None:
+    for name in ("cost_code_system",):
+        if name not in context.options:
+            raise ConfigurationError(
+                f"profile {context.profile.name}: the estate builder needs "
+                f"options.{name}"
+            )
+    for table in context.tables.values():
+        fields = {*table.spec.columns, *table.spec.constants}
+        missing = [
+            f for f in REQUIRED_FIELDS.get(table.spec.name, ()) if f not in fields
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"profile {context.profile.name}: table {table.spec.name} lacks "
+                f"the field(s) {', '.join(missing)} that the estate builder needs"
+            )
 
 
 def _entities(estate: Estate, table: Table) -> None:
