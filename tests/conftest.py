@@ -9,9 +9,11 @@ where a missing server is a failure, not a skip.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -24,6 +26,7 @@ from tieline.store._schema import metadata
 POSTGRES_URL = os.environ.get(
     "TIELINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+NATS_URL = os.environ.get("TIELINE_TEST_NATS_URL", "nats://127.0.0.1:4222")
 IN_CI = bool(os.environ.get("CI"))
 SHARED_DATA = Path(
     os.environ.get(
@@ -50,6 +53,17 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def nats_url() -> str:
+    """The NATS JetStream server's URL, or a skip (a failure under CI)."""
+    parsed = urlparse(NATS_URL)
+    try:
+        socket.create_connection((parsed.hostname, parsed.port or 4222), 2).close()
+    except OSError as err:
+        unavailable("NATS", f"{NATS_URL}: {err.__class__.__name__}")
+    return NATS_URL
+
+
+@pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""
     admin_url = normalise_database_url(POSTGRES_URL)
@@ -58,7 +72,7 @@ def postgres_database() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as err:  # any failure means "no server"
+    except Exception as err:  # any failure here means "no server"
         admin.dispose()
         unavailable(
             "PostgreSQL", f"{make_url(admin_url).host}: {err.__class__.__name__}"

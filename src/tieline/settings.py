@@ -11,6 +11,17 @@
   `tieline serve` listens.
 - `TIELINE_RELAY_INTERVAL` (default `0.5`): seconds the outbox relay sleeps
   when it finds nothing to relay.
+- `TIELINE_BUS_URL` (default unset): the bus. Unset, the SQL event log in the
+  database is the bus (no broker). `nats://host:4222` (or a comma-separated
+  list of a cluster's servers) uses NATS JetStream, which must have JetStream
+  enabled (`nats-server -js`).
+- `TIELINE_BUS_NAMESPACE` (default empty): a prefix for NATS subjects and
+  streams, so that several tieline installations can share one NATS.
+- `TIELINE_BUS_ACK_WAIT` (default `30`): seconds before an event a worker took
+  but did not acknowledge (it died, say) is served again; on the SQL event log
+  the same value is a worker's lease on a consumer.
+- `TIELINE_WORKER_LANES` (default `8`): events of different records a worker
+  handles in parallel.
 
 A `postgres://` or `postgresql://` URL is taken to mean psycopg 3.
 """
@@ -36,6 +47,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     relay_interval: float = Field(default=0.5, gt=0)
+    bus_url: str | None = None
+    bus_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
+    bus_ack_wait: float = Field(default=30.0, gt=0)
+    worker_lanes: int = Field(default=8, ge=1, le=256)
 
     @field_validator("log_level", mode="before")
     @classmethod

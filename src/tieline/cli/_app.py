@@ -74,12 +74,22 @@ def import_(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="api, worker, relay or all (repeatable; default all)."),
+    ] = None,
 ) -> None:
-    """Run the hub in one process: the API and the outbox relay."""
-    from tieline.cli._commands import serve_hub
+    """Run the hub: the API, the outbox relay and the consumer workers."""
+    from tieline.cli._commands import ROLES, serve_hub
 
+    chosen = set(role or ["all"])
+    if chosen - ROLES - {"all"}:
+        raise CommandError(f"unknown role {sorted(chosen - ROLES - {'all'})}")
+    roles = ROLES if "all" in chosen else frozenset(chosen)
     settings = _settings()
-    serve_hub(settings, host=host or settings.host, port=port or settings.port)
+    serve_hub(
+        settings, host=host or settings.host, port=port or settings.port, roles=roles
+    )
 
 
 @report_app.command("cost")
@@ -167,6 +177,11 @@ def suppliers_decide(
     decide_supplier_match(
         _settings(), item_id, decision, by=by, note=note, console=console
     )
+
+
+from tieline.cli._deadletters import deadletters_app  # noqa: E402 - needs `app` above
+
+app.add_typer(deadletters_app, name="deadletters")
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ from rich.text import Text
 from tieline import demo, intake
 from tieline.api import create_app
 from tieline.cli._app import CommandError
-from tieline.events import OutboxRelay
 from tieline.intake import ExitCode, RunReport
 from tieline.intake.matching import invoices_with_variances, unmatched_invoices
 from tieline.logging import get_logger
@@ -40,6 +39,9 @@ from tieline.store import Store
 from tieline.suppliers import Decision, ReviewItem, SupplierReviews
 
 log = get_logger(__name__)
+
+# The roles `tieline serve` can run; `all` means every one of them.
+ROLES: frozenset[str] = frozenset({"api", "worker", "relay"})
 
 
 def open_store(settings: Settings) -> Store:
@@ -233,25 +235,23 @@ def _print_invoices(
     console.print(table)
 
 
-def serve_hub(settings: Settings, *, host: str, port: int) -> None:
-    """Serve the API and run the outbox relay until interrupted."""
+def serve_hub(
+    settings: Settings, *, host: str, port: int, roles: frozenset[str] = ROLES
+) -> None:
+    """Serve the API and/or run the relay and workers until interrupted."""
+    from tieline.events._roles import start_backbone
+
     store = open_store(settings)
     stop = threading.Event()
-    relay = OutboxRelay(store)
-    relay_thread = threading.Thread(
-        target=relay.run_forever,
-        args=(stop,),
-        kwargs={"interval": settings.relay_interval},
-        name="outbox-relay",
-        daemon=True,
-    )
-    relay_thread.start()
-    log.info("serve.started", host=host, port=port)
+    shut_down = start_backbone(store, settings, roles, stop)
+    log.info("serve.started", host=host, port=port, roles=sorted(roles))
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_config=None)
+        if "api" in roles:
+            uvicorn.run(create_app(store), host=host, port=port, log_config=None)
+        else:
+            _wait_for_interrupt(stop)
     finally:
-        stop.set()
-        relay_thread.join(timeout=5)
+        shut_down()
         store.close()
         log.info("serve.stopped")
 
@@ -343,3 +343,11 @@ def _evidence_line(label: str, side: dict[str, object]) -> Text:
         f"  {label}  {side['name']}  (normalised {side['normalised']}; "
         f"legal form {form}; tax id {side.get('tax_id') or '-'})"
     )
+
+
+def _wait_for_interrupt(stop: threading.Event) -> None:
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        stop.set()

@@ -2,39 +2,40 @@
 
 Operator's notes
 ----------------
-The relay runs inside `tieline serve` (embedded default) and keeps one offset
-per relay name in `relay_offsets`: the `seq` of the last event it handed on.
-On restart it continues after that offset, so an event is handed on at least
-once; consumers de-duplicate by event id. With no sink configured, the SQL
-event log is itself the bus: the relay only advances its offset and logs each
-event at debug level.
+The relay runs inside `tieline serve` (roles `relay` and `all`) when a bus
+other than the SQL event log is configured (`TIELINE_BUS_URL=nats://...`); on
+the SQL event log, consumers read the outbox directly and no relay is needed.
+It keeps one position per relay name in `relay_offsets`: the (transaction id,
+seq) of the last event it handed on (see `tieline.events._log` for why the
+transaction id). On restart it continues after that position, so an event is
+handed on at least once; NATS de-duplicates by event id (`Nats-Msg-Id`) and
+consumers de-duplicate again through their inbox.
+
+The relay reads a batch in one short transaction, hands it to the sink outside
+any transaction (so a slow broker never holds a database lock), then moves its
+position in a second transaction, only forward. Two relays with the same name
+may publish a batch twice; nothing is lost and the bus drops the repeat.
 
 Log lines: `relay.published` (info, per batch, with `count` and `last_seq`),
 `relay.failed` (error, with traceback; the relay sleeps and retries the same
 batch, nothing is skipped).
 
 Settings: `TIELINE_RELAY_INTERVAL`, seconds to sleep when the outbox is empty.
-
-TODO: on PostgreSQL, `seq` values are taken when a row is inserted but become
-visible when its transaction commits, so a slow transaction can commit a lower
-seq after the relay moved past it. The embedded SQLite store has one writer at
-a time and cannot show this; the backbone (NATS and PostgreSQL scale-out) must
-close the gap before several writers share PostgreSQL.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
+from tieline.events._log import Position, read_after
 from tieline.logging import get_logger
 from tieline.store import Store
-from tieline.store._schema import outbox, relay_offsets
+from tieline.store._schema import relay_offsets
 
 log = get_logger(__name__)
 
@@ -47,7 +48,7 @@ def _log_sink(events: Sequence[dict[str, Any]]) -> None:
 
 
 class OutboxRelay:
-    """Moves outbox events, in `seq` order, to a sink, remembering its place."""
+    """Moves outbox events, in log order, to a sink, remembering its place."""
 
     def __init__(
         self,
@@ -66,18 +67,15 @@ class OutboxRelay:
         """Hand on one batch; returns how many events it handed on."""
         with self.store.transaction() as tx:
             offset = self._offset(tx.connection)
-            rows = tx.connection.execute(
-                select(outbox.c.seq, outbox.c.envelope)
-                .where(outbox.c.seq > offset)
-                .order_by(outbox.c.seq)
-                .limit(self.batch_size)
-            ).all()
-            if not rows:
-                return 0
-            self.sink([json.loads(row.envelope) for row in rows])
-            self._advance(tx.connection, offset, rows[-1].seq)
-        log.info("relay.published", count=len(rows), last_seq=rows[-1].seq)
-        return len(rows)
+            entries = read_after(tx.connection, offset, self.batch_size)
+        if not entries:
+            return 0
+        self.sink([entry.event for entry in entries])
+        last = entries[-1].position
+        with self.store.transaction() as tx:
+            self._advance(tx.connection, last)
+        log.info("relay.published", count=len(entries), last_seq=last.seq)
+        return len(entries)
 
     def drain(self) -> int:
         """Hand on everything waiting; returns the total."""
@@ -96,29 +94,34 @@ class OutboxRelay:
                 log.exception("relay.failed", relay=self.name)
             stop.wait(interval)
 
-    def _offset(self, connection: Any) -> int:
-        value = connection.execute(
-            select(relay_offsets.c.last_seq).where(relay_offsets.c.name == self.name)
-        ).scalar_one_or_none()
-        return 0 if value is None else int(value)
-
-    def _advance(self, connection: Any, old: int, new: int) -> None:
-        now = datetime.now(UTC)
-        if (
-            old == 0
-            and connection.execute(
-                select(relay_offsets.c.name).where(relay_offsets.c.name == self.name)
-            ).first()
-            is None
-        ):
-            connection.execute(
-                insert(relay_offsets).values(
-                    name=self.name, last_seq=new, updated_at=now
-                )
+    def _offset(self, connection: Connection) -> Position:
+        row = connection.execute(
+            select(relay_offsets.c.last_txid, relay_offsets.c.last_seq).where(
+                relay_offsets.c.name == self.name
             )
+        ).first()
+        return Position() if row is None else Position(row.last_txid, row.last_seq)
+
+    def _advance(self, connection: Connection, new: Position) -> None:
+        now = datetime.now(UTC)
+        moved = connection.execute(
+            update(relay_offsets)
+            .where(
+                relay_offsets.c.name == self.name,
+                or_(
+                    relay_offsets.c.last_txid < new.txid,
+                    and_(
+                        relay_offsets.c.last_txid == new.txid,
+                        relay_offsets.c.last_seq < new.seq,
+                    ),
+                ),
+            )
+            .values(last_txid=new.txid, last_seq=new.seq, updated_at=now)
+        ).rowcount
+        if moved or self._offset(connection) != Position():
             return
         connection.execute(
-            update(relay_offsets)
-            .where(relay_offsets.c.name == self.name)
-            .values(last_seq=new, updated_at=now)
+            insert(relay_offsets).values(
+                name=self.name, last_txid=new.txid, last_seq=new.seq, updated_at=now
+            )
         )

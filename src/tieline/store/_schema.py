@@ -62,7 +62,13 @@ outbox = Table(
     Column("correlation_id", String(64), nullable=False),
     Column("causation_id", String(64)),
     Column("envelope", Text, nullable=False),
+    # PostgreSQL only: the writing transaction's id, filled by the column's
+    # server default (migration 0002). Readers order by (txid, seq) and read
+    # only below the oldest running transaction, so a slow writer's lower seq
+    # can never commit behind a reader's position. NULL on SQLite.
+    Column("txid", BigInteger),
     Index("ix_outbox_subject", "subject"),
+    Index("ix_outbox_txid_seq", "txid", "seq"),
 )
 
 relay_offsets = Table(
@@ -71,6 +77,7 @@ relay_offsets = Table(
     Column("name", String(100), primary_key=True),
     Column("last_seq", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_txid", BigInteger, nullable=False, server_default="0"),
 )
 
 import_runs = Table(
@@ -103,4 +110,57 @@ review_items = Table(
     Column("note", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("topic", "item_key", name="uq_review_items_key"),
+)
+
+# The event backbone (migration 0002): consumer positions on the SQL event
+# log, the inbox of handled events, the newest version each consumer saw per
+# subject, and the dead letters.
+consumer_offsets = Table(
+    "consumer_offsets",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("last_txid", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("outcome", String(20), nullable=False),
+    Column("handled_at", DateTime(timezone=True), nullable=False),
+)
+
+consumer_versions = Table(
+    "consumer_versions",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("subject", String(200), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", SeqKey, primary_key=True, autoincrement=True),
+    Column("consumer", String(100), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(120), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("project_id", String(36)),
+    Column("envelope", Text, nullable=False),
+    Column("attempts", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("error_type", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("note", Text),
+    Column("resolved_by", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("consumer", "event_id", name="uq_dead_letters_event"),
+    Index("ix_dead_letters_status", "status", "consumer"),
 )

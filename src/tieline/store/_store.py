@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tieline import catalog
@@ -29,6 +29,17 @@ from tieline.store._engine import create_store_engine
 from tieline.store._schema import outbox, records
 
 R = TypeVar("R", bound=CanonicalRecord)
+
+# The statements `save` runs for every record, built once and executed with
+# parameters. Building them with `.values(...)` per record spent more time in
+# SQLAlchemy (bind parameters and cache keys for every value) than SQLite spent
+# running them; prebuilt, a save is about twice as fast on SQLite.
+_SELECT_STATE = select(
+    records.c.content_hash, records.c.version, records.c.status
+).where(records.c.id == bindparam("record_id"))
+_INSERT_RECORD = insert(records)
+_UPDATE_RECORD = update(records).where(records.c.id == bindparam("record_id"))
+_INSERT_EVENT = insert(outbox)
 
 
 class Action(StrEnum):
@@ -136,11 +147,7 @@ class Transaction:
         """
         content = record.content()
         digest = content_hash(content)
-        row = self.connection.execute(
-            select(records.c.content_hash, records.c.version, records.c.status).where(
-                records.c.id == record.id
-            )
-        ).first()
+        row = self.connection.execute(_SELECT_STATE, {"record_id": record.id}).first()
         if row is not None and row.content_hash == digest:
             return Change(Action.UNCHANGED, record, None)
 
@@ -148,12 +155,10 @@ class Transaction:
         version = 1 if row is None else row.version + 1
         values = _columns(record, content, digest, version, actor, now)
         if row is None:
-            self.connection.execute(insert(records).values(created_at=now, **values))
+            self.connection.execute(_INSERT_RECORD, dict(values, created_at=now))
             action, previous_status = Action.CREATED, None
         else:
-            self.connection.execute(
-                update(records).where(records.c.id == record.id).values(**values)
-            )
+            self.connection.execute(_UPDATE_RECORD, dict(values, record_id=record.id))
             action, previous_status = Action.UPDATED, row.status
 
         stored = record.model_copy(
@@ -197,16 +202,17 @@ class Transaction:
 
     def _write_event(self, event: CloudEvent) -> None:
         self.connection.execute(
-            insert(outbox).values(
-                event_id=event.id,
-                type=event.type,
-                source=event.source,
-                subject=event.subject,
-                time=event.time,
-                correlation_id=event.correlationid,
-                causation_id=event.causationid,
-                envelope=event.to_json(),
-            )
+            _INSERT_EVENT,
+            {
+                "event_id": event.id,
+                "type": event.type,
+                "source": event.source,
+                "subject": event.subject,
+                "time": event.time,
+                "correlation_id": event.correlationid,
+                "causation_id": event.causationid,
+                "envelope": event.to_json(),
+            },
         )
 
 

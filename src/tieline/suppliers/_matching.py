@@ -63,7 +63,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from tieline.suppliers._names import ParsedName, parse_name
 
@@ -78,6 +78,8 @@ NEAR_SCORE: Final[float] = 70.0
 
 
 class Certainty(enum.StrEnum):
+    """Whether a match makes two spellings one supplier, or only perhaps."""
+
     CERTAIN = "certain"
     NEAR = "near"
 
@@ -136,6 +138,63 @@ class Match:
     def certain(self) -> bool:
         """True when the rule alone makes the spelling this supplier."""
         return self.rule.certainty is Certainty.CERTAIN
+
+
+class SupplierIndex:
+    """The suppliers a spelling could match, found without scoring them all.
+
+    A spelling can only match a supplier that shares its tax id, shares a
+    core name with one of its aliases, or has an alias that reaches
+    `NEAR_SCORE` on both parts of the name score; those lookups give the
+    candidates, and `compare` decides among them. The fuzzy lookup runs
+    rapidfuzz's batch scorer over the distinctive parts first (few pass),
+    then checks the whole core of those that did.
+    """
+
+    def __init__(self) -> None:
+        self._views: dict[str, SupplierView] = {}
+        self._by_tax_id: dict[str, set[str]] = {}
+        self._by_core: dict[str, set[str]] = {}
+        self._cores: list[str] = []
+        self._distinctives: list[str] = []
+        self._owners: list[str] = []
+
+    def put(self, view: SupplierView) -> None:
+        """Add a supplier's view, or replace it with one that has more aliases."""
+        self._views[view.supplier_id] = view
+        for tax_id in view.tax_ids:
+            self._by_tax_id.setdefault(tax_id, set()).add(view.supplier_id)
+        for name in view.names:
+            owners = self._by_core.setdefault(name.core, set())
+            if view.supplier_id not in owners:
+                owners.add(view.supplier_id)
+                self._cores.append(name.core)
+                self._distinctives.append(name.distinctive)
+                self._owners.append(view.supplier_id)
+
+    def candidates(self, name: ParsedName, tax_id: str | None) -> list[SupplierView]:
+        """Every supplier `compare` could find a match with."""
+        ids = set(self._by_core.get(name.core, ()))
+        if tax_id is not None:
+            ids |= self._by_tax_id.get(tax_id, set())
+        ids.update(self._owners[index] for index in self._near_aliases(name))
+        return [self._views[supplier_id] for supplier_id in sorted(ids)]
+
+    def _near_aliases(self, name: ParsedName) -> list[int]:
+        # One below the threshold, since name_score rounds to one decimal.
+        cutoff = NEAR_SCORE - 1
+        near = process.extract(
+            name.distinctive,
+            self._distinctives,
+            scorer=fuzz.ratio,
+            score_cutoff=cutoff,
+            limit=None,
+        )
+        return [
+            index
+            for _part, _score, index in near
+            if fuzz.ratio(name.core, self._cores[index]) >= cutoff
+        ]
 
 
 def name_score(a: ParsedName, b: ParsedName) -> float:

@@ -33,6 +33,7 @@ from tieline.suppliers._matching import (
     NEAR_SCORE,
     Match,
     MatchRule,
+    SupplierIndex,
     SupplierView,
     choose,
     compare,
@@ -97,12 +98,8 @@ class SupplierResolver:
             supplier_id, rule = remembered
             return Resolution(self._records[supplier_id], False, False, rule)
 
-        # TODO: a new spelling is scored against every alias of every
-        # supplier (a few microseconds each); a supplier master in the tens of
-        # thousands would want a blocking index before the fuzzy pass.
-        matches = [
-            m for view in self._views.values() if (m := compare(parsed, tax, view))
-        ]
+        candidates = self._index.candidates(parsed, tax)
+        matches = [m for view in candidates if (m := compare(parsed, tax, view))]
         certain, near = choose(matches)
         if certain is not None:
             resolution = self._found(certain, parsed, tax)
@@ -137,7 +134,7 @@ class SupplierResolver:
         for supplier in suppliers:
             if supplier.status is SupplierStatus.MERGED:
                 self._absorbed.setdefault(self._final_id(supplier), []).append(supplier)
-        self._views: dict[str, SupplierView] = {}
+        self._index = SupplierIndex()
         for supplier in suppliers:
             if supplier.status is not SupplierStatus.MERGED:
                 self._refresh_view(supplier)
@@ -154,12 +151,13 @@ class SupplierResolver:
             name for s in family for name in (s.legal_name, *s.aliases)
         )
         tax_ids = {_stored_tax_id(s.tax_id) for s in family if s.tax_id}
-        self._views[supplier.id] = SupplierView(
+        view = SupplierView(
             supplier_id=supplier.id,
             rank=self._ranks[supplier.id],
             names=tuple(parse_name(spelling) for spelling in spellings),
             tax_ids=frozenset(tax_ids),
         )
+        self._index.put(view)
 
     def _final_id(self, supplier: Supplier) -> str:
         while supplier.merged_into is not None:

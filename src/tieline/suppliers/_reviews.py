@@ -36,6 +36,8 @@ _KEY_LIMIT: Final[int] = 400
 
 
 class Decision(enum.StrEnum):
+    """A person's answer on a near match."""
+
     SAME = "same"
     DIFFERENT = "different"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tieline.intake.builders._context import BuildContext
+from tieline.intake.builders.bid_tabulation import build_bid_tabulation
 from tieline.intake.builders.estate import build_estate
 from tieline.intake.builders.records import build_records
 from tieline.intake.builders.ubl import build_ubl
@@ -18,6 +19,7 @@ Builder = Callable[[BuildContext], None]
 
 BUILDERS: dict[str, Builder] = {
     "records": build_records,
+    "bid-tabulation": build_bid_tabulation,
     "ubl": build_ubl,
     "estate": build_estate,
 }
