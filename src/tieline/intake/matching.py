@@ -128,6 +128,28 @@ class InvoiceBook:
     invoices: dict[str, SupplierInvoice] = field(default_factory=dict)
     entities_by_tax_id: dict[str, LegalEntity] = field(default_factory=dict)
     projects_by_code: dict[str, list[Project]] = field(default_factory=dict)
+    # Indexes over `invoices`, kept by `put`: by duplicate key, by commitment.
+    _groups: dict[str, dict[str, SupplierInvoice]] = field(default_factory=dict)
+    _billing: dict[str, dict[str, SupplierInvoice]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for invoice in list(self.invoices.values()):
+            self.put(invoice)
+
+    def put(self, invoice: SupplierInvoice) -> None:
+        """Hold `invoice` (a new one, or a new version of one held)."""
+        previous = self.invoices.get(invoice.id)
+        if previous is not None:
+            self._groups.get(duplicate_key(previous), {}).pop(previous.id, None)
+            self._billing.get(previous.commitment_id or "", {}).pop(previous.id, None)
+        self.invoices[invoice.id] = invoice
+        self._groups.setdefault(duplicate_key(invoice), {})[invoice.id] = invoice
+        if invoice.commitment_id:
+            self._billing.setdefault(invoice.commitment_id, {})[invoice.id] = invoice
+
+    def billing(self, commitment_id: str) -> list[SupplierInvoice]:
+        """The invoices held that bill `commitment_id`."""
+        return list(self._billing.get(commitment_id, {}).values())
 
     # TODO: the book holds every commitment, receipt, claim and invoice of the
     # store in memory for one run; fine for a group's live documents, but a
@@ -166,8 +188,9 @@ class InvoiceBook:
 
     def duplicates_of(self, invoice: SupplierInvoice) -> list[SupplierInvoice]:
         """Every invoice sharing `invoice`'s duplicate key, itself included."""
-        key = duplicate_key(invoice)
-        return [i for i in self.invoices.values() if duplicate_key(i) == key]
+        group = dict(self._groups.get(duplicate_key(invoice), {}))
+        group[invoice.id] = invoice
+        return list(group.values())
 
     def standing(self, invoice: SupplierInvoice) -> SupplierInvoice | None:
         """The invoice that `invoice` possibly duplicates, or None if it stands."""
@@ -372,9 +395,8 @@ def _variances(
     flags = _price_variances(invoice, order, commitment)
     earlier = [
         other
-        for other in book.invoices.values()
-        if other.commitment_id == commitment.id
-        and other.id != invoice.id
+        for other in book.billing(commitment.id)
+        if other.id != invoice.id
         and other.status in COUNTED
         and other.invoice_type is InvoiceType.INVOICE
         and billing_order(other) < billing_order(invoice)

@@ -123,17 +123,7 @@ class UblDocument:
     project_reference: str | None
     corrects: str | None
     sales_order: str | None
-    content: dict[str, str] = field(default_factory=dict)
     flags: list[LineFlag] = field(default_factory=list)
-
-    def differences(self, other: UblDocument, limit: int = 3) -> list[str]:
-        """Element paths where the two documents differ, the first `limit`."""
-        paths = {
-            path
-            for path in self.content.keys() | other.content.keys()
-            if self.content.get(path) != other.content.get(path)
-        }
-        return sorted(paths)[:limit]
 
 
 def read_tax_id(raw: str | None, country: str | None = None) -> str | None:
@@ -320,7 +310,6 @@ def _read(reader: _Reader, kind: InvoiceType) -> UblDocument:
             root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"
         ),
         sales_order=reader.text(root, "cac:OrderReference/cbc:SalesOrderID"),
-        content=_content(root, reader.root_name),
         flags=flags,
     )
 
@@ -356,8 +345,18 @@ def _invoice(
         raise _invalid(reader, err) from None
 
 
-def _content(root: etree._Element, root_name: str) -> dict[str, str]:
+def read_content(path: Path) -> dict[str, str]:
     """Every element's text and attributes by path: what two copies compare on.
+
+    Read only when two files carry one document identity, to say where they
+    differ.
+    """
+    root = etree.parse(str(path), _PARSER).getroot()
+    return _content(root, etree.QName(root).localname)
+
+
+def _content(root: etree._Element, root_name: str) -> dict[str, str]:
+    """The element paths of `root` with their text and attributes.
 
     Whitespace between elements and comments do not count, so the same
     document indented differently is the same document.

@@ -33,7 +33,12 @@ from tieline.intake.matching import (
     settle,
 )
 from tieline.intake.readers import Row
-from tieline.intake.ubl import DocumentRejected, UblDocument, read_document
+from tieline.intake.ubl import (
+    DocumentRejected,
+    UblDocument,
+    read_content,
+    read_document,
+)
 from tieline.model import InvoiceType
 from tieline.model.invoices import SupplierInvoice
 
@@ -57,7 +62,7 @@ def build_ubl(context: BuildContext) -> None:
     received: list[_Received] = []
     for item in _drop_conflicts(context, list(_read_all(context))):
         if _prepare(context, item, book, linker):
-            book.invoices[item.invoice.id] = item.invoice
+            book.put(item.invoice)
             received.append(item)
     stored = _stored_group_members(received, book)
     work: list[tuple[_Received | None, SupplierInvoice]] = [
@@ -66,7 +71,7 @@ def build_ubl(context: BuildContext) -> None:
     ]
     for source, invoice in sorted(work, key=lambda pair: billing_order(pair[1])):
         settled = settle(invoice, book, no_order_hint=source.hint if source else "")
-        book.invoices[invoice.id] = settled.invoice
+        book.put(settled.invoice)
         if source is not None:
             _save_received(context, source, settled.invoice, settled.flags)
         elif settled.invoice.content() != invoice.content():
@@ -102,14 +107,11 @@ def _drop_conflicts(
         by_identity.setdefault(document.invoice.id, []).append((row, document))
     kept: list[_Received] = []
     for copies in by_identity.values():
-        first = copies[0][1]
-        differing = sorted(
-            {path for _, other in copies[1:] for path in first.differences(other)}
-        )
+        differing = _differences([row for row, _ in copies])
         if not differing:
             kept.extend(_Received(row, doc, doc.invoice) for row, doc in copies)
             continue
-        invoice = first.invoice
+        invoice = copies[0][1].invoice
         files = ", ".join(row.file for row, _ in copies)
         reason = (
             f"{_label(invoice)} from {invoice.supplier_name} for "
@@ -128,6 +130,22 @@ def _drop_conflicts(
                 row.file, differing[0], "supplier_reference", reason + detail
             )
     return kept
+
+
+def _differences(rows: list[Row]) -> list[str]:
+    """Element paths where copies of one document differ (none: one document)."""
+    if len(rows) == 1:
+        return []
+    contents = [read_content(row.values["path"]) for row in rows]
+    first = contents[0]
+    return sorted(
+        {
+            path
+            for other in contents[1:]
+            for path in first.keys() | other.keys()
+            if first.get(path) != other.get(path)
+        }
+    )
 
 
 def _prepare(
@@ -193,7 +211,7 @@ def _order_of_corrected(item: _Received, book: InvoiceBook) -> str | None:
         update={"invoice_type": InvoiceType.INVOICE, "supplier_reference": corrected}
     )
     key = duplicate_key(probe)
-    for other in book.invoices.values():
+    for other in book.duplicates_of(probe):
         if duplicate_key(other) == key and other.commitment_reference:
             return other.commitment_reference
     return None
