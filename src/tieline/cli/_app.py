@@ -27,6 +27,10 @@ report_app = typer.Typer(
     help="Reports over the canonical records.", no_args_is_help=True
 )
 app.add_typer(report_app, name="report")
+odoo_app = typer.Typer(
+    help="Connect tieline to an Odoo database.", no_args_is_help=True
+)
+app.add_typer(odoo_app, name="odoo")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,6 +44,28 @@ def _settings() -> Settings:
     settings = Settings()
     configure_logging(settings)
     return settings
+
+
+@odoo_app.command("check")
+def odoo_check(
+    url: Annotated[str, typer.Option(envvar="TIELINE_ODOO_URL", help="Odoo's URL.")],
+    database: Annotated[str, typer.Option(envvar="TIELINE_ODOO_DB", help="Database.")],
+    login: Annotated[str, typer.Option(envvar="TIELINE_ODOO_USER", help="Login.")],
+    secret: Annotated[
+        str,
+        typer.Option(
+            envvar="TIELINE_ODOO_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            help="Password or API key (an API key is needed from Odoo 19).",
+        ),
+    ],
+) -> None:
+    """Say what tieline can and cannot do on an Odoo database (exit 1 if short)."""
+    from tieline.cli._commands import check_odoo
+
+    _settings()
+    raise typer.Exit(check_odoo(url, database, login, secret, console=console))
 
 
 @app.command()
@@ -63,10 +89,25 @@ def import_(
         typer.Option("--dry-run", help="Read and check everything, store nothing."),
     ] = False,
 ) -> None:
-    """Import exports as canonical records (exit 0: all in, 2: some rejected)."""
+    """Import exports as canonical records (exit 0: all in, 2: some rejected).
+
+    Exit 1 when the run itself failed (an unknown or broken profile, no file
+    matching a table, a missing column), with the reason on one line.
+    """
     from tieline.cli._commands import run_import
 
-    code = run_import(_settings(), profile, paths, dry_run=dry_run, console=console)
+    try:
+        code = run_import(
+            _settings(),
+            profile,
+            paths,
+            dry_run=dry_run,
+            console=console,
+            err_console=err_console,
+        )
+    except TielineError as err:
+        _print_error(err)
+        raise typer.Exit(1) from None
     raise typer.Exit(int(code))
 
 
@@ -139,6 +180,10 @@ def invoices_unmatched() -> None:
     print_unmatched_invoices(_settings(), console=console)
 
 
+def _print_error(err: TielineError | str) -> None:
+    err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+
+
 suppliers_app = typer.Typer(
     help="Suppliers, and the near matches waiting for a person.", no_args_is_help=True
 )
@@ -189,8 +234,5 @@ def main() -> None:
     try:
         app()
     except TielineError as err:
-        # soft_wrap: one line whatever the terminal width, as the CLI promises.
-        err_console.print(
-            f"error: {err}", markup=False, highlight=False, soft_wrap=True
-        )
+        _print_error(err)
         sys.exit(1)

@@ -64,8 +64,13 @@ def run_import(
     *,
     dry_run: bool,
     console: Console,
+    err_console: Console | None = None,
 ) -> ExitCode:
-    """Run one import and print its figures; returns the exit code."""
+    """Run one import and print its figures; returns the exit code.
+
+    A failed run prints only its reason, as one `error:` line on
+    `err_console` (the run folder still holds its `summary.json`).
+    """
     store = open_store(settings)
     try:
         with Progress(
@@ -75,6 +80,8 @@ def run_import(
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            # A bar is for a person at a terminal, not for a pipe or a log.
+            disable=not console.is_terminal,
         ) as bar:
             task = bar.add_task("starting", total=None)
 
@@ -91,7 +98,12 @@ def run_import(
             )
     finally:
         store.close()
-    print_run_report(report, console)
+    if report.failure is not None and err_console is not None:
+        err_console.print(
+            f"error: {report.failure}", markup=False, highlight=False, soft_wrap=True
+        )
+    else:
+        print_run_report(report, console)
     return report.exit_code
 
 
@@ -99,16 +111,24 @@ def print_run_report(report: RunReport, console: Console) -> None:
     """The figures of an import run, and where its reports were written."""
     summary = report.summary()
     title = "dry run (nothing stored)" if report.dry_run else "import"
-    console.print(f"{title} {report.profile}: {summary['read']} rows read")
-    console.print(
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    say(f"{title} {report.profile}: {summary['read']} rows read")
+    say(
         "  created {created}, updated {updated}, unchanged {unchanged}, "
         "rejected {rejected}, flagged {flagged}".format(**summary)
     )
     for note in report.notes:
-        console.print(f"  note: {note}", markup=False, highlight=False)
+        say(f"  note: {note}")
     if report.failure:
-        console.print(f"  failed: {report.failure}", markup=False, highlight=False)
-    console.print(f"  run folder: {report.run_dir}", markup=False, highlight=False)
+        say(f"  failed: {report.failure}")
+    say(f"  run folder: {report.run_dir}")
+    if report.rejects:
+        say(f"  rejected rows, with their reasons: {report.run_dir / 'rejects.csv'}")
+    if report.flags:
+        say(f"  flagged rows, with their reasons: {report.run_dir / 'flags.csv'}")
 
 
 def print_cost_report(
@@ -351,3 +371,24 @@ def _wait_for_interrupt(stop: threading.Event) -> None:
             pass
     except KeyboardInterrupt:
         stop.set()
+
+
+def check_odoo(
+    url: str, database: str, login: str, secret: str, *, console: Console
+) -> int:
+    """Print what tieline can do on an Odoo database; 1 when something is missing."""
+    from tieline.connectors.odoo import OdooClient, OdooRejected, OdooUnavailable
+    from tieline.connectors.odoo._check import check
+
+    try:
+        with OdooClient.connect(url, database, login, secret) as client:
+            report = check(client)
+    except (OdooRejected, OdooUnavailable) as err:
+        from tieline.cli._app import CommandError
+
+        raise CommandError(f"cannot connect to Odoo: {err}") from err
+    for fact in report.facts:
+        console.print(fact)
+    for problem in report.problems:
+        console.print(f"missing: {problem}")
+    return 1 if report.problems else 0

@@ -3,6 +3,9 @@
 The whole build runs in one transaction: a dry run rolls it back, a run that
 fails midway keeps nothing, and a run that finishes commits every good record
 with its outbox events. Rejected rows are never half-imported.
+
+TODO: every table is read whole into memory before the build starts; an
+export of millions of rows needs as much memory as its typed rows take.
 """
 
 from __future__ import annotations

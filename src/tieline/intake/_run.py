@@ -73,7 +73,9 @@ class RunReport:
             "created": self.counts[Action.CREATED.value],
             "updated": self.counts[Action.UPDATED.value],
             "unchanged": self.counts[Action.UNCHANGED.value],
-            "rejected": len(self.rejects),
+            # Rows, not reasons: a row with two bad fields is one rejected row
+            # with two lines in rejects.csv.
+            "rejected": len({(issue.file, issue.row) for issue in self.rejects}),
             "flagged": len(self.flags),
             "by_kind": dict(sorted(self.counts_by_kind.items())),
             "notes": self.notes,

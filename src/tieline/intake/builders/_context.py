@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,13 @@ class BuildContext:
         change = self.tx.save(record, actor=self.actor)
         self.run.record(change)
         return change
+
+    def save_many(self, records: Sequence[CanonicalRecord]) -> list[Change]:
+        """Save records in one batch (see `Transaction.save_many`) and count them."""
+        changes = self.tx.save_many(records, actor=self.actor)
+        for change in changes:
+            self.run.record(change)
+        return changes
 
     def reject_row(self, row: Row, field: str, reason: str) -> None:
         """Keep `row` out, with the field at fault and why."""

@@ -1,0 +1,1 @@
+"""Connectors: one package per kind of system (adapter, mappers, binder)."""

@@ -1,0 +1,40 @@
+"""The Odoo connector: client, mappers, bindings and synchronizer.
+
+No Odoo field name leaves this package; the rest of tieline sees canonical
+records only.
+"""
+
+from tieline.connectors.odoo._client import Limits, OdooClient, RetryPolicy
+from tieline.connectors.odoo._errors import (
+    OdooAccessError,
+    OdooAuthFailed,
+    OdooCallError,
+    OdooConcurrency,
+    OdooRecordMissing,
+    OdooRejected,
+    OdooResponseLost,
+    OdooUnavailable,
+    OdooUserError,
+    OdooValidationError,
+)
+from tieline.connectors.odoo._sync import OdooSync, PullResult
+from tieline.connectors.odoo._versions import OdooVersion
+
+__all__ = [
+    "Limits",
+    "OdooAccessError",
+    "OdooAuthFailed",
+    "OdooCallError",
+    "OdooClient",
+    "OdooConcurrency",
+    "OdooRecordMissing",
+    "OdooRejected",
+    "OdooResponseLost",
+    "OdooSync",
+    "OdooUnavailable",
+    "OdooUserError",
+    "OdooValidationError",
+    "OdooVersion",
+    "PullResult",
+    "RetryPolicy",
+]

@@ -1,0 +1,149 @@
+"""Idempotent writes to Odoo: find what an earlier attempt made before creating.
+
+`ensure` looks, in order, for the binding, for the external id
+`tieline.<kind>_<canonical id>` in `ir.model.data`, and for a natural key
+(a supplier's tax id, an order's source document and vendor, a bill's vendor
+reference). Only when all three find nothing does it create the record, and
+it stamps the external id right after, in the same step. So a retry after a
+lost answer, or after a crash before the binding was committed, finds the
+first attempt's record instead of making a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tieline.connectors.odoo._binder import Binder
+from tieline.connectors.odoo._client import OdooClient
+from tieline.connectors.odoo._errors import OdooRecordMissing
+from tieline.errors import ValidationFailed
+from tieline.logging import get_logger
+
+log = get_logger(__name__)
+
+MODULE = "tieline"  # the ir.model.data module of tieline's external ids
+
+
+def external_name(kind: str, canonical_id: str) -> str:
+    """The external id's name part for a canonical record."""
+    return f"{kind}_{canonical_id}".replace("-", "_").replace("#", "__")
+
+
+@dataclass(frozen=True, slots=True)
+class Ensured:
+    """The Odoo record found or made, and whether this call created it."""
+
+    odoo_id: int
+    created: bool
+
+
+class Adapter:
+    """Makes Odoo calls for the synchronizer, with idempotent creates."""
+
+    def __init__(self, client: OdooClient, binder: Binder) -> None:
+        self.client = client
+        self.binder = binder
+
+    def ensure(
+        self,
+        *,
+        kind: str,
+        model: str,
+        canonical_id: str,
+        values: dict[str, Any],
+        natural_key: list[Any] | None,
+        context: dict[str, Any] | None = None,
+    ) -> Ensured:
+        """The Odoo record for `canonical_id`, created only if none exists yet."""
+        name = external_name(kind, canonical_id)
+        found = self._find(model, canonical_id, name, natural_key)
+        if found is not None:
+            self.binder.bind(
+                model, canonical_id, found, kind=kind, external_id=f"{MODULE}.{name}"
+            )
+            return Ensured(found, created=False)
+        kwargs = {"context": context} if context else {}
+        odoo_id = self.client.create(model, values, **kwargs)
+        self.stamp(model, odoo_id, name)
+        self.binder.bind(
+            model, canonical_id, odoo_id, kind=kind, external_id=f"{MODULE}.{name}"
+        )
+        log.info(
+            "odoo.record.created",
+            model=model,
+            odoo_id=odoo_id,
+            canonical_id=canonical_id,
+        )
+        return Ensured(odoo_id, created=True)
+
+    def _find(
+        self, model: str, canonical_id: str, name: str, natural_key: list[Any] | None
+    ) -> int | None:
+        bound = self.binder.odoo_id(model, canonical_id)
+        if bound is not None and self.exists(model, bound):
+            return bound
+        stamped = self.by_external_id(model, name)
+        if stamped is not None:
+            return stamped
+        if natural_key is None:
+            return None
+        matches = self.client.search(model, natural_key, context={"active_test": False})
+        if len(matches) > 1:
+            raise ValidationFailed(
+                f"{len(matches)} {model} records match {natural_key}; link one by hand",
+                record=canonical_id,
+            )
+        if matches:
+            self.stamp(model, matches[0], name)
+            return int(matches[0])
+        return None
+
+    def exists(self, model: str, odoo_id: int) -> bool:
+        """Whether the record is still there (archived counts)."""
+        rows = self.client.search(
+            model, [("id", "=", odoo_id)], context={"active_test": False}
+        )
+        return bool(rows)
+
+    def by_external_id(self, model: str, name: str) -> int | None:
+        """The record behind `tieline.<name>`, if it was stamped and still exists."""
+        rows = self.client.search_read(
+            "ir.model.data",
+            [("module", "=", MODULE), ("name", "=", name), ("model", "=", model)],
+            ["res_id"],
+        )
+        if not rows:
+            return None
+        res_id = int(rows[0]["res_id"])
+        return res_id if self.exists(model, res_id) else None
+
+    def stamp(self, model: str, odoo_id: int, name: str) -> None:
+        """Give the record the external id `tieline.<name>` (moving a stale one)."""
+        rows = self.client.search(
+            "ir.model.data", [("module", "=", MODULE), ("name", "=", name)]
+        )
+        if rows:
+            self.client.write(
+                "ir.model.data", rows, {"model": model, "res_id": odoo_id}
+            )
+            return
+        self.client.create(
+            "ir.model.data",
+            {
+                "module": MODULE,
+                "name": name,
+                "model": model,
+                "res_id": odoo_id,
+                "noupdate": True,
+            },
+        )
+
+    def read_one(self, model: str, odoo_id: int, fields: list[str]) -> dict[str, Any]:
+        """One record, or OdooRecordMissing."""
+        rows = self.client.read(model, [odoo_id], fields)
+        if not rows:
+            missing = OdooRecordMissing(f"{model} {odoo_id} does not exist")
+            missing.locate(model=model, method="read", name=None, message=str(missing))
+            raise missing
+        return rows[0]

@@ -1,0 +1,362 @@
+"""The Odoo client: version detection, login, limits, retries, one call API.
+
+`OdooClient.connect(url, database, login, secret)` asks the server its
+version (GET `/json/version`, else `common.version` over `/jsonrpc`), then
+picks the protocol: JSON-2 with the secret as API key from Odoo 19 on,
+JSON-RPC before (the secret is a password or an API key; both work there).
+`call(model, method, ids=None, **kwargs)` is the same on every protocol.
+
+Limits per Odoo instance (URL and database), shared by every client of it:
+at most `max_in_flight` calls at once and `calls_per_second` started per
+second, so a month-end burst cannot flatten the customer's ERP.
+
+TODO: the limits hold within one process; several worker processes each
+apply them, so N workers may press one Odoo N times as hard until the limit
+is shared (e.g. through the database or NATS).
+
+Retries: a call that cannot have run (connection refused, 502/503/504, a
+concurrency failure Odoo rolled back) is retried with backoff and jitter; a
+read is also retried when its answer was lost. A write whose answer was lost
+raises `OdooResponseLost`: the caller's idempotent lookup (binding, external
+id, natural key) decides what the first attempt did.
+
+Log lines: `odoo.call.retry` (info) per scheduled retry, `odoo.connected`
+(info) once per connection with the version and protocol. Secrets are never
+logged.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tieline.connectors.odoo._errors import (
+    OdooAuthFailed,
+    OdooConcurrency,
+    OdooResponseLost,
+    OdooUnavailable,
+)
+from tieline.connectors.odoo._versions import OdooVersion, parse_version
+from tieline.connectors.odoo._wire import (
+    Json2Wire,
+    JsonRpcWire,
+    XmlRpcWire,
+    loads,
+    xmlrpc_none,
+)
+from tieline.errors import ConfigurationError, RetryableError
+from tieline.logging import get_logger
+
+log = get_logger(__name__)
+
+READ_METHODS = frozenset(
+    {
+        "search",
+        "search_read",
+        "read",
+        "search_count",
+        "name_search",
+        "fields_get",
+        "read_group",
+        "default_get",
+        "context_get",
+        "check_access_rights",
+        "has_access",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff for transient faults: interval grows by `coefficient`, jittered."""
+
+    initial_interval: float = 0.2
+    coefficient: float = 2.0
+    max_interval: float = 5.0
+    max_attempts: int = 4
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.initial_interval < 0 or self.coefficient < 1:
+            raise ConfigurationError(
+                "retry policy needs attempts >= 1, coefficient >= 1"
+            )
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt `attempt + 1` (full jitter)."""
+        ceiling = min(
+            self.max_interval, self.initial_interval * self.coefficient**attempt
+        )
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How hard tieline may press one Odoo instance."""
+
+    max_in_flight: int = 4
+    calls_per_second: float = 20.0
+    timeout: float = 60.0
+
+
+class _Throttle:
+    """A semaphore for calls in flight plus a pacing clock for calls per second."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.slots = threading.BoundedSemaphore(limits.max_in_flight)
+        self.interval = 1.0 / limits.calls_per_second
+        self._lock = threading.Lock()
+        self._next_start = 0.0
+
+    def wait_turn(self) -> None:
+        """Block until a new call may start."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+_THROTTLES: dict[tuple[str, str], _Throttle] = {}
+_THROTTLES_LOCK = threading.Lock()
+
+
+def _throttle_for(url: str, database: str, limits: Limits) -> _Throttle:
+    with _THROTTLES_LOCK:
+        key = (url.rstrip("/"), database)
+        if key not in _THROTTLES:
+            _THROTTLES[key] = _Throttle(limits)
+        return _THROTTLES[key]
+
+
+class OdooClient:
+    """Calls one Odoo database as one user, over the protocol its version wants."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        database: str,
+        version: OdooVersion,
+        uid: int,
+        secret: str,
+        protocol: str,
+        http: httpx.Client,
+        limits: Limits,
+        retry: RetryPolicy,
+        owns_http: bool,
+    ) -> None:
+        self.url = url
+        self.database = database
+        self.version = version
+        self.uid = uid
+        self.protocol = protocol
+        self._secret = secret
+        self._http = http
+        self._owns_http = owns_http
+        self._retry = retry
+        self._throttle = _throttle_for(url, database, limits)
+        self._jsonrpc = JsonRpcWire(http, url)
+        self._xmlrpc = XmlRpcWire(http, url)
+        self._json2 = (
+            Json2Wire(http, url, api_key=secret, database=database)
+            if protocol == "json2"
+            else None
+        )
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        database: str,
+        login: str,
+        secret: str,
+        *,
+        protocol: str = "auto",
+        limits: Limits | None = None,
+        retry: RetryPolicy | None = None,
+        http: httpx.Client | None = None,
+    ) -> OdooClient:
+        """Detect the version, choose the protocol and log in."""
+        limits = limits or Limits()
+        client = http or httpx.Client(
+            timeout=httpx.Timeout(limits.timeout, connect=10.0)
+        )
+        version = detect_version(client, url)
+        chosen = protocol
+        if chosen == "auto":
+            chosen = "json2" if version.has_json2 else "jsonrpc"
+        uid = _login(client, url, database, login, secret, chosen)
+        log.info(
+            "odoo.connected",
+            url=url,
+            database=database,
+            major=version.major,
+            protocol=chosen,
+            uid=uid,
+        )
+        return cls(
+            url=url,
+            database=database,
+            version=version,
+            uid=uid,
+            secret=secret,
+            protocol=chosen,
+            http=client,
+            limits=limits,
+            retry=retry or RetryPolicy(),
+            owns_http=http is None,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP connections, if this client opened them."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> OdooClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # The one call API.
+    def call(
+        self, model: str, method: str, ids: list[int] | None = None, **kwargs: Any
+    ) -> Any:
+        """`model.method(ids, **kwargs)` with limits and retries; Odoo's result."""
+        attempt = 0
+        while True:
+            try:
+                return self._call_once(model, method, ids, kwargs)
+            except (OdooUnavailable, OdooConcurrency, OdooResponseLost) as err:
+                lost_write = (
+                    isinstance(err, OdooResponseLost) and method not in READ_METHODS
+                )
+                attempt += 1
+                if lost_write or attempt >= self._retry.max_attempts:
+                    raise
+                delay = self._retry.delay(attempt)
+                log.info(
+                    "odoo.call.retry",
+                    model=model,
+                    method=method,
+                    attempt=attempt,
+                    delay=round(delay, 3),
+                    error=type(err).__name__,
+                )
+                time.sleep(delay)
+
+    def _call_once(
+        self, model: str, method: str, ids: list[int] | None, kwargs: dict[str, Any]
+    ) -> Any:
+        self._throttle.wait_turn()
+        with self._throttle.slots:
+            if self._json2 is not None:
+                body = dict(kwargs)
+                if ids is not None:
+                    body["ids"] = ids
+                return self._json2.call(model, method, body)
+            args: list[Any] = [
+                self.database,
+                self.uid,
+                self._secret,
+                model,
+                method,
+                [ids] if ids is not None else [],
+                kwargs,
+            ]
+            if self.protocol == "xmlrpc":
+                try:
+                    return self._xmlrpc.rpc("object", "execute_kw", args)
+                except Exception as err:
+                    if xmlrpc_none(err):
+                        return None
+                    raise
+            return self._jsonrpc.rpc("object", "execute_kw", args)
+
+    # Conveniences over `call`.
+    def search_read(
+        self, model: str, domain: list[Any], fields: list[str], **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Records matching `domain`, with `fields`."""
+        result: list[dict[str, Any]] = self.call(
+            model, "search_read", domain=domain, fields=fields, **kwargs
+        )
+        return result
+
+    def search(self, model: str, domain: list[Any], **kwargs: Any) -> list[int]:
+        """Ids matching `domain`."""
+        result: list[int] = self.call(model, "search", domain=domain, **kwargs)
+        return result
+
+    def read(
+        self, model: str, ids: list[int], fields: list[str], **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Records by id (ids that no longer exist are left out)."""
+        result: list[dict[str, Any]] = self.call(
+            model, "read", ids, fields=fields, **kwargs
+        )
+        return result
+
+    def create(self, model: str, values: dict[str, Any], **kwargs: Any) -> int:
+        """Create one record and return its id (JSON-2 answers a list)."""
+        result = self.call(model, "create", vals_list=[values], **kwargs)
+        return int(result[0] if isinstance(result, list) else result)
+
+    def write(
+        self, model: str, ids: list[int], values: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Write `values` on `ids`."""
+        self.call(model, "write", ids, vals=values, **kwargs)
+
+
+def _http_client(limits: Limits) -> httpx.Client:
+    # TCP_NODELAY: a request's headers and body leave in separate writes, and
+    # Nagle's algorithm would hold the body for the server's delayed ACK.
+    transport = httpx.HTTPTransport(
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    )
+    return httpx.Client(
+        transport=transport, timeout=httpx.Timeout(limits.timeout, connect=10.0)
+    )
+
+
+def detect_version(http: httpx.Client, url: str) -> OdooVersion:
+    """Ask the server its version: `/json/version` (19+), else `common.version`."""
+    base = url.rstrip("/")
+    try:
+        response = http.get(base + "/json/version")
+        if response.status_code == 200 and "json" in response.headers.get(
+            "content-type", ""
+        ):
+            return parse_version(loads(response.content)["version_info"])
+        info = JsonRpcWire(http, base).rpc("common", "version", [])
+    except httpx.HTTPError as err:
+        raise OdooUnavailable(f"cannot reach Odoo at {base}: {err}") from err
+    return parse_version(info["server_version_info"])
+
+
+def _login(
+    http: httpx.Client, url: str, database: str, login: str, secret: str, protocol: str
+) -> int:
+    if protocol == "json2":
+        context = Json2Wire(http, url, api_key=secret, database=database).call(
+            "res.users", "context_get", {}
+        )
+        return int(context["uid"])
+    wire = XmlRpcWire(http, url) if protocol == "xmlrpc" else JsonRpcWire(http, url)
+    uid = wire.rpc("common", "authenticate", [database, login, secret, {}])
+    if not uid:
+        raise OdooAuthFailed(
+            f"Odoo refused the login {login!r} on database {database!r}"
+        )
+    return int(uid)
+
+
+_ = RetryableError

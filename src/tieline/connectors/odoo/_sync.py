@@ -1,0 +1,616 @@
+"""The synchronizer: pushes canonical records to one Odoo and pulls changes back.
+
+Push (to be wrapped as consumers of committed events by the event backbone):
+an approved commitment becomes a confirmed purchase order, a goods receipt
+validates the order's receipt (a partial one leaves a backorder), an
+approved invoice becomes a posted vendor bill, and a bill's payment status
+comes back. Every method takes the store transaction it runs in; bindings
+and the canonical changes it makes are committed with it.
+
+Pull: `pull_suppliers` reads partners changed since the watermark
+(`write_date >=` the mark, archived included; rows already seen at the mark
+are skipped only when their content is unchanged), saves them through
+`Transaction.save` with actor `odoo:<instance>`, and finds deletions by
+reconciling bound ids with what Odoo still has.
+
+TODO: only suppliers are pulled; changes made in Odoo to projects, orders,
+receipts and bills are not read back by write_date yet (a bill's payment
+status is read per invoice by `read_payment_status`), so edits made there
+stay invisible to tieline until they are pulled too.
+TODO: Odoo's "Send Webhook Notification" endpoint is not built; changes
+arrive only by pull, so their latency is the pull interval.
+
+Failures: Odoo's refusals surface as `OdooRejected` (permanent, Odoo's
+message kept); a record that depends on one not yet in Odoo raises
+`RetryableError` so the consumer tries again later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tieline.connectors.odoo._adapter import Adapter, external_name
+from tieline.connectors.odoo._binder import Binder
+from tieline.connectors.odoo._client import OdooClient
+from tieline.connectors.odoo.mappers._base import many2one_id
+from tieline.connectors.odoo.mappers.commitments import CommitmentMapper, distribution
+from tieline.connectors.odoo.mappers.cost_codes import COST_CODE_PLAN, CostCodeMapper
+from tieline.connectors.odoo.mappers.invoices import InvoiceMapper
+from tieline.connectors.odoo.mappers.payments import PaymentMapper
+from tieline.connectors.odoo.mappers.projects import ProjectAccountMapper, ProjectMapper
+from tieline.connectors.odoo.mappers.receipts import ReceiptMapper
+from tieline.connectors.odoo.mappers.suppliers import SupplierMapper
+from tieline.errors import RetryableError, ValidationFailed
+from tieline.logging import get_logger
+from tieline.model import (
+    Commitment,
+    CommitmentLine,
+    CommitmentStatus,
+    CostCode,
+    GoodsReceipt,
+    InvoiceLine,
+    InvoiceStatus,
+    LegalEntity,
+    Project,
+    Supplier,
+    SupplierStatus,
+)
+from tieline.model.invoices import SupplierInvoice
+from tieline.store import Transaction
+
+log = get_logger(__name__)
+
+PRODUCTS = {
+    "goods": ("TIELINE-GOODS", "Construction goods (tieline)", "consu"),
+    "service": ("TIELINE-SERVICE", "Subcontracted works (tieline)", "service"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PullResult:
+    """What a pull changed: canonical records saved, and Odoo deletions found."""
+
+    changed: int
+    deleted: int
+
+
+class OdooSync:
+    """Pushes to and pulls from one Odoo instance through one client."""
+
+    def __init__(self, client: OdooClient, *, instance: str) -> None:
+        self.client = client
+        self.instance = instance
+        self.actor = f"odoo:{instance}"
+
+    def _tools(self, tx: Transaction) -> tuple[Binder, Adapter]:
+        binder = Binder(tx.connection, self.instance)
+        return binder, Adapter(self.client, binder)
+
+    # Reference data.
+    def bind_legal_entity(
+        self, tx: Transaction, entity: LegalEntity, company_id: int
+    ) -> None:
+        """Map a legal entity to its Odoo company (chosen by the integrator)."""
+        binder, _ = self._tools(tx)
+        binder.bind(
+            "res.company", entity.id, company_id, kind=entity.kind, external_id=None
+        )
+
+    def company_id(self, tx: Transaction, legal_entity_id: str) -> int:
+        """The Odoo company of a legal entity, or a clear error."""
+        binder, _ = self._tools(tx)
+        company = binder.odoo_id("res.company", legal_entity_id)
+        if company is None:
+            raise ValidationFailed(
+                f"legal entity {legal_entity_id} has no Odoo company on "
+                f"{self.instance}; bind it first",
+                field="legal_entity_id",
+            )
+        return company
+
+    def currency_id(self, code: str) -> int:
+        """Odoo's currency for an ISO code (inactive ones included)."""
+        found = self.client.search(
+            "res.currency", [("name", "=", code)], context={"active_test": False}
+        )
+        if not found:
+            raise ValidationFailed(f"Odoo has no currency {code}", field="currency")
+        return int(found[0])
+
+    def product_id(self, tx: Transaction, kind: str) -> int:
+        """tieline's generic goods or service product, created once."""
+        code, name, ptype = PRODUCTS[kind]
+        _, adapter = self._tools(tx)
+        return adapter.ensure(
+            kind="product",
+            model="product.product",
+            canonical_id=kind,
+            values={
+                "name": name,
+                "default_code": code,
+                "type": ptype,
+                "purchase_method": "receive",
+            },
+            natural_key=[("default_code", "=", code)],
+        ).odoo_id
+
+    def _plan_id(self, tx: Transaction, name: str) -> int:
+        _, adapter = self._tools(tx)
+        return adapter.ensure(
+            kind="analytic_plan",
+            model="account.analytic.plan",
+            canonical_id=name.lower().replace(" ", "_"),
+            values={"name": name, "default_applicability": "optional"},
+            natural_key=[("name", "=", name), ("parent_id", "=", False)],
+        ).odoo_id
+
+    # Suppliers, projects, cost codes.
+    def push_supplier(self, tx: Transaction, supplier: Supplier) -> int:
+        """The supplier's partner: matched by binding, external id or tax id first."""
+        _binder, adapter = self._tools(tx)
+        mapper = SupplierMapper()
+        values = mapper.to_odoo(supplier, known_accounts=set())
+        values["supplier_rank"] = 1
+        ensured = adapter.ensure(
+            kind=supplier.kind,
+            model=mapper.model,
+            canonical_id=supplier.id,
+            values=values,
+            natural_key=mapper.natural_key(supplier),
+        )
+        if not ensured.created:
+            self._update_supplier(adapter, mapper, supplier, ensured.odoo_id)
+        return ensured.odoo_id
+
+    def _update_supplier(
+        self, adapter: Adapter, mapper: SupplierMapper, supplier: Supplier, partner: int
+    ) -> None:
+        row = adapter.read_one("res.partner", partner, ["bank_ids"])
+        accounts = self.client.read("res.partner.bank", row["bank_ids"], ["acc_number"])
+        known = {a["acc_number"] for a in accounts}
+        self.client.write(
+            "res.partner", [partner], mapper.to_odoo(supplier, known_accounts=known)
+        )
+
+    def push_project(self, tx: Transaction, project: Project) -> int:
+        """The project and its analytic account in the "Projects" plan."""
+        _binder, adapter = self._tools(tx)
+        company = self.company_id(tx, project.legal_entity_id)
+        plan = self._plan_id(tx, "Projects")
+        account_mapper, project_mapper = ProjectAccountMapper(), ProjectMapper()
+        account = adapter.ensure(
+            kind=project.kind,
+            model=account_mapper.model,
+            canonical_id=project.id,
+            values=account_mapper.to_odoo(project, plan_id=plan, company_id=company),
+            natural_key=account_mapper.natural_key(project, plan_id=plan),
+            context=company_context(company),
+        ).odoo_id
+        version = self.client.version
+        return adapter.ensure(
+            kind=project.kind,
+            model=project_mapper.model,
+            canonical_id=project.id,
+            values=project_mapper.to_odoo(
+                project, account_id=account, company_id=company, version=version
+            ),
+            natural_key=project_mapper.natural_key(account, version),
+            context=company_context(company),
+        ).odoo_id
+
+    def push_cost_code(self, tx: Transaction, cost_code: CostCode) -> int:
+        """The cost code's analytic account in tieline's "Cost codes" plan."""
+        _, adapter = self._tools(tx)
+        plan = self._plan_id(tx, COST_CODE_PLAN)
+        mapper = CostCodeMapper()
+        return adapter.ensure(
+            kind=cost_code.kind,
+            model=mapper.model,
+            canonical_id=cost_code.id,
+            values=mapper.to_odoo(cost_code, plan_id=plan),
+            natural_key=mapper.natural_key(cost_code, plan_id=plan),
+        ).odoo_id
+
+    def _analytic(
+        self, tx: Transaction, project_id: str, code: str, record: str
+    ) -> dict[str, Decimal]:
+        project = _require(tx.get(Project, project_id), "project", project_id, record)
+        self.push_project(tx, project)
+        binder, _ = self._tools(tx)
+        project_account = binder.odoo_id("account.analytic.account", project.id)
+        cost_code = _find_cost_code(tx, project, code, record)
+        cost_account = self.push_cost_code(tx, cost_code)
+        return distribution(project_account or 0, cost_account)
+
+    # Commitments.
+    def push_commitment(self, tx: Transaction, commitment: Commitment) -> int:
+        """An approved commitment as a confirmed purchase order (lines bound)."""
+        if commitment.status is not CommitmentStatus.APPROVED:
+            raise ValidationFailed(
+                f"only approved commitments go to Odoo, not {commitment.status}",
+                record=f"commitment {commitment.number}",
+                field="status",
+            )
+        binder, adapter = self._tools(tx)
+        mapper = CommitmentMapper()
+        supplier = _require(
+            tx.get(Supplier, commitment.supplier_id),
+            "supplier",
+            commitment.supplier_id,
+            commitment.number,
+        )
+        partner = self.push_supplier(tx, supplier)
+        record = f"commitment {commitment.number}"
+
+        def accounts(line: CommitmentLine) -> dict[str, Decimal]:
+            return self._analytic(tx, line.project_id, line.cost_code, record)
+
+        company = self.company_id(tx, commitment.legal_entity_id)
+        values = mapper.to_odoo(
+            commitment,
+            partner_id=partner,
+            company_id=company,
+            currency_id=self.currency_id(commitment.currency),
+            product_id=self.product_id(tx, mapper.product_kind(commitment)),
+            accounts=accounts,
+        )
+        order = adapter.ensure(
+            kind=commitment.kind,
+            model=mapper.model,
+            canonical_id=commitment.id,
+            values=values,
+            natural_key=mapper.natural_key(commitment, partner_id=partner),
+            context=company_context(company),
+        ).odoo_id
+        self._bind_order_lines(binder, commitment, order)
+        self._confirm(order, company)
+        return order
+
+    def _bind_order_lines(
+        self, binder: Binder, commitment: Commitment, order: int
+    ) -> None:
+        (row,) = self.client.read("purchase.order", [order], ["order_line"])
+        lines = self.client.read("purchase.order.line", row["order_line"], ["sequence"])
+        ordered = sorted(lines, key=lambda r: (r.get("sequence") or 0, r["id"]))
+        for line, odoo_line in zip(commitment.lines, ordered, strict=False):
+            key = f"{commitment.id}#{line.line_key}"
+            binder.bind(
+                "purchase.order.line",
+                key,
+                odoo_line["id"],
+                kind="commitment_line",
+                external_id=None,
+            )
+
+    def _confirm(self, order: int, company: int) -> None:
+        (row,) = self.client.read("purchase.order", [order], ["state"])
+        if row["state"] in ("draft", "sent"):
+            self.client.call(
+                "purchase.order",
+                "button_confirm",
+                [order],
+                context=company_context(company),
+            )
+            log.info("odoo.order.confirmed", order=order)
+
+    # Receipts.
+    def push_receipt(self, tx: Transaction, receipt: GoodsReceipt) -> int:
+        """Validate the order's open receipt with the received quantities."""
+        binder, adapter = self._tools(tx)
+        order = binder.odoo_id("purchase.order", receipt.commitment_id)
+        if order is None:
+            raise RetryableError(
+                f"receipt {receipt.number}: its order is not in Odoo yet"
+            )
+        picking = self._receipt_picking(binder, adapter, receipt, order)
+        (row,) = self.client.read("stock.picking", [picking], ["state", "move_ids"])
+        if row["state"] in ("done", "cancel"):
+            return picking
+        self._set_quantities(tx, receipt, row["move_ids"])
+        self._validate(picking, final=receipt.final)
+        return picking
+
+    def _receipt_picking(
+        self, binder: Binder, adapter: Adapter, receipt: GoodsReceipt, order: int
+    ) -> int:
+        # The picking is stamped with the receipt's external id BEFORE it is
+        # validated, so a retry finds it (done or not) instead of validating
+        # the backorder as well.
+        name = external_name(receipt.kind, receipt.id)
+        found = binder.odoo_id("stock.picking", receipt.id) or adapter.by_external_id(
+            "stock.picking", name
+        )
+        if found is None:
+            open_ones = self.client.search(
+                "stock.picking",
+                [("purchase_id", "=", order), ("state", "not in", ["done", "cancel"])],
+                order="id",
+            )
+            if not open_ones:
+                raise ValidationFailed(
+                    f"order {order} has no open receipt in Odoo",
+                    record=f"receipt {receipt.number}",
+                )
+            found = int(open_ones[0])
+            adapter.stamp("stock.picking", found, name)
+        binder.bind(
+            "stock.picking",
+            receipt.id,
+            found,
+            kind=receipt.kind,
+            external_id=f"tieline.{name}",
+        )
+        return found
+
+    def _set_quantities(
+        self, tx: Transaction, receipt: GoodsReceipt, move_ids: list[int]
+    ) -> None:
+        binder, _ = self._tools(tx)
+        moves = self.client.read("stock.move", move_ids, ["purchase_line_id"])
+        line_ids = {
+            key.split("#", 1)[1]: odoo_id
+            for odoo_id, key in binder.bound("purchase.order.line").items()
+            if key.startswith(f"{receipt.commitment_id}#")
+        }
+        for move, quantity in (
+            ReceiptMapper().move_quantities(receipt, moves, line_ids).items()
+        ):
+            self.client.write(
+                "stock.move", [move], {"quantity": quantity, "picked": quantity > 0}
+            )
+
+    def _validate(self, picking: int, *, final: bool) -> None:
+        answer = self.client.call("stock.picking", "button_validate", [picking])
+        if (
+            isinstance(answer, dict)
+            and answer.get("res_model") == "stock.backorder.confirmation"
+        ):
+            context = dict(answer.get("context") or {})
+            wizard = self.client.create(
+                "stock.backorder.confirmation",
+                {"pick_ids": [[4, picking]]},
+                context=context,
+            )
+            # A final delivery closes the order line: no backorder for the rest.
+            method = "process_cancel_backorder" if final else "process"
+            self.client.call(
+                "stock.backorder.confirmation", method, [wizard], context=context
+            )
+        log.info("odoo.receipt.validated", picking=picking, final=final)
+
+    # Invoices and payments.
+    def push_invoice(self, tx: Transaction, invoice: SupplierInvoice) -> int:
+        """An approved invoice as a posted vendor bill, linked to the order lines."""
+        if invoice.status not in (InvoiceStatus.APPROVED, InvoiceStatus.POSTED):
+            raise ValidationFailed(
+                f"only approved invoices are posted to Odoo, not {invoice.status}",
+                record=f"invoice {invoice.supplier_reference}",
+                field="status",
+            )
+        _binder, adapter = self._tools(tx)
+        commitment = tx.get(Commitment, invoice.commitment_id or "")
+        supplier_id = invoice.supplier_id or (
+            commitment.supplier_id if commitment else ""
+        )
+        supplier = _require(
+            tx.get(Supplier, supplier_id),
+            "supplier",
+            supplier_id,
+            invoice.supplier_reference,
+        )
+        partner = self.push_supplier(tx, supplier)
+        entity = invoice.legal_entity_id or (
+            commitment.legal_entity_id if commitment else ""
+        )
+        mapper = InvoiceMapper()
+        company = self.company_id(tx, entity)
+        values = mapper.to_odoo(
+            invoice,
+            partner_id=partner,
+            company_id=company,
+            currency_id=self.currency_id(invoice.currency),
+            line_values=lambda line: self._bill_line(tx, invoice, commitment, line),
+        )
+        bill = adapter.ensure(
+            kind=invoice.kind,
+            model=mapper.model,
+            canonical_id=invoice.id,
+            values=values,
+            natural_key=mapper.natural_key(invoice, partner_id=partner),
+            context=company_context(company),
+        ).odoo_id
+        self._post(bill)
+        if invoice.status is not InvoiceStatus.POSTED:
+            tx.save(
+                invoice.model_copy(update={"status": InvoiceStatus.POSTED}),
+                actor=self.actor,
+            )
+        return bill
+
+    def _bill_line(
+        self,
+        tx: Transaction,
+        invoice: SupplierInvoice,
+        commitment: Commitment | None,
+        line: InvoiceLine,
+    ) -> dict[str, Any]:
+        binder, _ = self._tools(tx)
+        record = f"invoice {invoice.supplier_reference}"
+        order_line = None
+        project_id, code = line.project_id, line.cost_code
+        if commitment is not None and line.commitment_line_key:
+            key = f"{commitment.id}#{line.commitment_line_key}"
+            order_line = binder.odoo_id("purchase.order.line", key)
+            source = commitment.line(line.commitment_line_key)
+            project_id, code = project_id or source.project_id, code or source.cost_code
+        analytic = (
+            self._analytic(tx, project_id, code, record)
+            if project_id and code
+            else None
+        )
+        product = self.product_id(tx, "goods")
+        if order_line is not None:
+            (row,) = self.client.read(
+                "purchase.order.line", [order_line], ["product_id"]
+            )
+            product = many2one_id(row["product_id"]) or product
+        return InvoiceMapper().line(
+            line, product_id=product, purchase_line_id=order_line, analytic=analytic
+        )
+
+    def _post(self, bill: int) -> None:
+        (row,) = self.client.read("account.move", [bill], ["state"])
+        if row["state"] == "draft":
+            self.client.call("account.move", "action_post", [bill])
+            log.info("odoo.bill.posted", bill=bill)
+
+    def read_payment_status(
+        self, tx: Transaction, invoice: SupplierInvoice
+    ) -> SupplierInvoice:
+        """Read the bill's payment state back; a paid bill marks the invoice paid."""
+        binder, adapter = self._tools(tx)
+        bill_id = binder.odoo_id("account.move", invoice.id)
+        if bill_id is None:
+            raise RetryableError(
+                f"invoice {invoice.supplier_reference} has no bill in Odoo yet"
+            )
+        mapper = PaymentMapper()
+        bill = adapter.read_one("account.move", bill_id, mapper.fields())
+        commitment = tx.get(Commitment, invoice.commitment_id or "")
+        payment = mapper.from_odoo(
+            bill,
+            invoice,
+            legal_entity_id=invoice.legal_entity_id
+            or (commitment.legal_entity_id if commitment else ""),
+            supplier_id=invoice.supplier_id
+            or (commitment.supplier_id if commitment else ""),
+            system=self.actor,
+            today=datetime.now(UTC).date(),
+        )
+        if payment is not None:
+            tx.save(payment, actor=self.actor)
+        if bill["payment_state"] in ("paid", "in_payment"):
+            invoice = invoice.model_copy(update={"status": InvoiceStatus.PAID})
+            tx.save(invoice, actor=self.actor)
+        return invoice
+
+    # Pull.
+    def pull_suppliers(self, tx: Transaction) -> PullResult:
+        """Partners with a supplier rank changed since the watermark, then deletions."""
+        binder, _ = self._tools(tx)
+        mark, seen = binder.watermark("res.partner")
+        domain: list[Any] = [("supplier_rank", ">", 0)]
+        if mark:
+            domain.append(("write_date", ">=", mark))
+        mapper = SupplierMapper()
+        rows = self.client.search_read(
+            "res.partner",
+            domain,
+            mapper.read_fields(),
+            order="write_date asc, id asc",
+            context={"active_test": False},
+        )
+        changed = 0
+        for row in rows:
+            # Odoo reads write_date to the second: a row seen at the mark may
+            # have changed again within that second, so compare its content.
+            if seen.get(str(row["id"])) == _row_hash(row):
+                continue
+            changed += self._apply_partner(tx, binder, mapper, row)
+        if rows:
+            top = rows[-1]["write_date"]
+            at_top = {
+                str(r["id"]): _row_hash(r) for r in rows if r["write_date"] == top
+            }
+            kept = seen if top == mark else {}
+            binder.set_watermark("res.partner", top, {**kept, **at_top})
+        return PullResult(changed, self._reconcile_suppliers(tx, binder))
+
+    def _apply_partner(
+        self,
+        tx: Transaction,
+        binder: Binder,
+        mapper: SupplierMapper,
+        row: dict[str, Any],
+    ) -> int:
+        canonical = binder.canonical_id("res.partner", row["id"])
+        existing = tx.get(Supplier, canonical) if canonical else None
+        accounts = self.client.read(
+            "res.partner.bank", row["bank_ids"], ["acc_number", "acc_holder_name"]
+        )
+        supplier = mapper.from_odoo(row, accounts, existing=existing, system=self.actor)
+        change = tx.save(supplier, actor=self.actor)
+        binder.bind(
+            "res.partner", supplier.id, row["id"], kind=supplier.kind, external_id=None
+        )
+        return 0 if change.event is None else 1
+
+    def _reconcile_suppliers(self, tx: Transaction, binder: Binder) -> int:
+        bound = binder.bound("res.partner")
+        if not bound:
+            return 0
+        alive = set(
+            self.client.search(
+                "res.partner",
+                [("id", "in", sorted(bound))],
+                context={"active_test": False},
+            )
+        )
+        deleted = 0
+        for odoo_id, canonical in bound.items():
+            if odoo_id in alive:
+                continue
+            binder.mark_deleted("res.partner", odoo_id)
+            # The canonical model has no "deleted" state: a partner deleted
+            # in Odoo blocks the supplier, so nothing is ordered from it.
+            supplier = tx.get(Supplier, canonical)
+            if supplier is not None:
+                tx.save(
+                    supplier.model_copy(update={"status": SupplierStatus.BLOCKED}),
+                    actor=self.actor,
+                )
+            deleted += 1
+            log.info("odoo.record.deleted", model="res.partner", odoo_id=odoo_id)
+        return deleted
+
+
+def company_context(company: int) -> dict[str, Any]:
+    """The context that makes Odoo's defaults (picking type, journal, currency)
+    follow the record's company rather than the user's current one."""
+    return {"allowed_company_ids": [company]}
+
+
+def _row_hash(row: dict[str, Any]) -> str:
+    blob = json.dumps(row, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _require(record: Any, kind: str, key: str, where: str) -> Any:
+    if record is None:
+        raise ValidationFailed(f"no {kind} {key} in the store", record=where)
+    return record
+
+
+def _find_cost_code(
+    tx: Transaction, project: Project, code: str, record: str
+) -> CostCode:
+    candidates = [
+        c
+        for c in tx.list(CostCode)
+        if c.code == code
+        and c.system == project.cost_code_system
+        and c.project_id in (None, project.id)
+    ]
+    if not candidates:
+        raise ValidationFailed(
+            f"no cost code {code!r} in system {project.cost_code_system!r}",
+            record=record,
+            field="cost_code",
+        )
+    candidates.sort(key=lambda c: c.project_id is None)
+    return candidates[0]

@@ -1,0 +1,1 @@
+"""Declarative mappings between canonical records and Odoo models, one per entity."""

@@ -1,0 +1,61 @@
+"""`tieline odoo check` says what tieline can and cannot do on a database."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from tieline.cli import app
+
+from .conftest import OdooTarget
+
+pytestmark = pytest.mark.odoo
+
+
+def _run(odoo: OdooTarget, secret: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        app,
+        [
+            "odoo",
+            "check",
+            "--url",
+            odoo.url,
+            "--database",
+            odoo.database,
+            "--login",
+            odoo.login,
+        ],
+        env={"TIELINE_ODOO_PASSWORD": secret},
+    )
+    return result.exit_code, result.output + str(result.exception or "")
+
+
+def test_check_reports_version_protocol_and_modules(odoo: OdooTarget) -> None:
+    code, output = _run(odoo, odoo.secret)
+
+    assert "protocol" in output
+    assert "modules installed:" in output
+    if odoo.double is not None:
+        assert code == 0, output
+        assert f"Odoo {odoo.double.version}" in output
+
+
+def test_check_names_a_missing_right(odoo: OdooTarget) -> None:
+    if odoo.double is None:
+        pytest.skip("removing a group from the user is done on the double only")
+    env = odoo.double.env()
+    field = "group_ids" if odoo.double.version >= 19 else "groups_id"
+    env.db.users[2].groups.discard("analytic")
+    env.db.tables["res.users"][2][field] = []
+
+    code, output = _run(odoo, odoo.secret)
+
+    assert code == 1
+    assert "missing: cannot read analytic plans" in output
+
+
+def test_check_refuses_a_wrong_secret_in_one_line(odoo: OdooTarget) -> None:
+    code, output = _run(odoo, "wrong-secret")
+
+    assert code == 1
+    assert "cannot connect to Odoo" in output
