@@ -177,6 +177,20 @@ def demo(
     run_demo(_settings(), data=data, serve_after=serve_after, console=console)
 
 
+invoices_app = typer.Typer(
+    help="Supplier invoices and credit notes.", no_args_is_help=True
+)
+app.add_typer(invoices_app, name="invoices")
+
+
+@invoices_app.command("unmatched")
+def invoices_unmatched() -> None:
+    """Invoices waiting for a person: no known order, or a possible duplicate."""
+    from tieline.cli._commands import print_unmatched_invoices
+
+    print_unmatched_invoices(_settings(), console=console)
+
+
 def _print_error(err: TielineError | str) -> None:
     err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -17,12 +19,14 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from tieline import intake
+from tieline import demo, intake
 from tieline.api import create_app
 from tieline.cli._app import CommandError
 from tieline.intake import ExitCode, RunReport
+from tieline.intake.matching import invoices_with_variances, unmatched_invoices
 from tieline.logging import get_logger
-from tieline.model import Supplier
+from tieline.model import InvoiceType, Supplier
+from tieline.model.invoices import SupplierInvoice
 from tieline.reports import (
     REPORT_FORMATS,
     load_cost_report,
@@ -161,8 +165,94 @@ def print_cost_report(
 def run_demo(
     settings: Settings, *, data: Path | None, serve_after: bool, console: Console
 ) -> None:
-    """The main job: store, estate, report, then serve unless told not to."""
-    raise NotImplementedError("the demo is being built")
+    """The main job: store, estate, report, then serve unless told not to.
+
+    Without `data` it imports the shipped example estate; with it, the shared
+    data sets in that folder. Importing again changes nothing, so the demo
+    can be run as often as one likes on the same data directory.
+    """
+    reports, waiting, variances = _demo_imports(settings, data, console)
+    for report in reports:
+        print_run_report(report, console)
+    failed = [r for r in reports if r.failure is not None]
+    if failed:
+        raise CommandError(f"import {failed[0].profile} failed: {failed[0].failure}")
+    console.print()
+    print_cost_report(settings, project=None, output="table", console=console)
+    _print_invoices("Unmatched invoices waiting for a person", waiting, console)
+    _print_invoices("Matched invoices with variances to approve", variances, console)
+    if serve_after:
+        console.print(f"serving the hub on http://{settings.host}:{settings.port}")
+        serve_hub(settings, host=settings.host, port=settings.port)
+
+
+def _demo_imports(
+    settings: Settings, data: Path | None, console: Console
+) -> tuple[list[RunReport], list[SupplierInvoice], list[SupplierInvoice]]:
+    store = open_store(settings)
+    try:
+        with _import_progress(console) as show:
+            runs = settings.runs_dir
+            reports = (
+                demo.import_estate(store, runs_dir=runs, progress=show)
+                if data is None
+                else demo.import_shared_data(store, data, runs_dir=runs, progress=show)
+            )
+        with store.transaction() as tx:
+            return reports, unmatched_invoices(tx), invoices_with_variances(tx)
+    finally:
+        store.close()
+
+
+@contextmanager
+def _import_progress(console: Console) -> Iterator[Callable[[str, int, int], None]]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def show(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        yield show
+
+
+def print_unmatched_invoices(settings: Settings, *, console: Console) -> None:
+    """Print the invoices waiting for a person, each with its reason."""
+    store = open_store(settings)
+    try:
+        with store.transaction() as tx:
+            waiting = unmatched_invoices(tx)
+    finally:
+        store.close()
+    if not waiting:
+        console.print("no invoice is waiting unmatched")
+    _print_invoices("Unmatched invoices waiting for a person", waiting, console)
+
+
+def _print_invoices(
+    title: str, waiting: list[SupplierInvoice], console: Console
+) -> None:
+    if not waiting:
+        return
+    table = Table(title=f"{title} ({len(waiting)})")
+    for column in ("Supplier", "Invoice", "Issued", "Gross", "Why"):
+        table.add_column(column, justify="right" if column == "Gross" else "left")
+    for invoice in waiting:
+        kind = "credit note " if invoice.invoice_type is InvoiceType.CREDIT_NOTE else ""
+        table.add_row(
+            Text(invoice.supplier_name),
+            Text(kind + invoice.supplier_reference),
+            invoice.issue_date.isoformat(),
+            f"{invoice.gross_total:,} {invoice.currency}",
+            Text(invoice.status_reason or ""),
+        )
+    console.print(table)
 
 
 def serve_hub(

@@ -20,8 +20,8 @@ from tieline._context import unit_of_work
 from tieline.errors import ConfigurationError, TielineError
 from tieline.intake._run import ImportRun, RunReport
 from tieline.intake.builders import BUILDERS, BuildContext
-from tieline.intake.profile import Profile, load_profile
-from tieline.intake.readers import Table, iter_files, read_table
+from tieline.intake.profile import Profile, TableSpec, load_profile
+from tieline.intake.readers import Row, Table, iter_files, read_table
 from tieline.logging import get_logger
 from tieline.store import Store
 from tieline.store._schema import import_runs
@@ -94,7 +94,7 @@ def _read_tables(
         merged = Table(spec)
         for index, path in enumerate(files, start=1):
             notify(f"reading {path.name}", index, len(files))
-            table = read_table(spec, path)
+            table = _read_file(spec, path)
             merged.rows.extend(table.rows)
             merged.errors.extend(table.errors)
             merged.read += table.read
@@ -103,6 +103,14 @@ def _read_tables(
         run.read(merged.read)
         tables[spec.name] = merged
     return tables
+
+
+def _read_file(spec: TableSpec, path: Path) -> Table:
+    # A UBL file is one document, not a table of rows: its builder parses the
+    # XML itself, so the table holds one row per file pointing at it.
+    if spec.format_for(path) == "ubl":
+        return Table(spec, rows=[Row(path.name, 1, {"path": path})], read=1)
+    return read_table(spec, path)
 
 
 def _build(

@@ -11,13 +11,17 @@ from collections.abc import Callable
 
 from tieline.intake.builders._context import BuildContext
 from tieline.intake.builders.bid_tabulation import build_bid_tabulation
+from tieline.intake.builders.estate import build_estate
 from tieline.intake.builders.records import build_records
+from tieline.intake.builders.ubl import build_ubl
 
 Builder = Callable[[BuildContext], None]
 
 BUILDERS: dict[str, Builder] = {
     "records": build_records,
     "bid-tabulation": build_bid_tabulation,
+    "ubl": build_ubl,
+    "estate": build_estate,
 }
 
 
