@@ -265,6 +265,11 @@ def _caught_up(store: Store, consumer: Consumer) -> bool:
 @pytest.fixture
 def flow(store: Store) -> Flow:
     """A store holding one legal entity, one project and one supplier."""
+    return build_estate(store)
+
+
+def build_estate(store: Store) -> Flow:
+    """Save the estate in `store`; the flow to drive it."""
     entity = LegalEntity(
         origin=origin("ACME-US", "odoo"),
         code="ACME-US",

@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from tieline.errors import RecordNotFound
 from tieline.model import ClaimLine, ClaimStatus, Commitment, ProgressClaim
+from tieline.money import round_money
 from tieline.store import Transaction
 from tieline.workflows._common import (
     commitment_of,
@@ -206,6 +207,12 @@ def _certificate(
     lines = []
     for line in claim.lines:
         amount = certified.get(line.commitment_line_key, line.claimed_to_date)
+        if amount != round_money(amount, claim.currency):
+            raise flow.refuse(
+                ClaimState.CERTIFIED,
+                f"line {line.commitment_line_key}: {amount} has more decimals than "
+                f"{claim.currency} allows",
+            )
         if amount > line.claimed_to_date:
             raise flow.refuse(
                 ClaimState.CERTIFIED,
