@@ -13,7 +13,6 @@ from tieline.workflows._consumers import (
     workflow_consumers,
 )
 from tieline.workflows._errors import (
-    DocumentRefused,
     DutiesNotSegregated,
     NoApprovalRule,
     NotAnApprover,
@@ -57,7 +56,6 @@ __all__ = [
     "Delegation",
     "Difference",
     "Directory",
-    "DocumentRefused",
     "DocumentType",
     "DutiesNotSegregated",
     "ErpGateway",

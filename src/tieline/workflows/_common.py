@@ -1,4 +1,10 @@
-"""Helpers the workflows share: policy subjects, contract values, requesters."""
+"""Helpers the workflows share: policy subjects, contract values, requesters.
+
+TODO: the store indexes records by kind, project and status only, so finding
+a commitment's change orders, receipts, invoices or claims reads every record
+of that kind; fine for thousands of documents, slow for millions (an index by
+commitment id in the store would fix it).
+"""
 
 from __future__ import annotations
 

@@ -64,12 +64,3 @@ class NoApprovalRule(PermanentError):
 
     def __init__(self, description: str) -> None:
         super().__init__(f"no approval rule covers {description}")
-
-
-class DocumentRefused(PermanentError):
-    """A document a workflow stopped for a business rule (over contract, say)."""
-
-    def __init__(self, document: str, reason: str) -> None:
-        super().__init__(f"{document}: {reason}")
-        self.document = document
-        self.reason = reason

@@ -14,6 +14,10 @@ decide it, and a `tieline.workflow.sla_breached` event is written.
 
 Log lines: `sla.breached` (warning: document, step, owner, due_at).
 
+TODO: the issue's "receipt to accrual" step has no timer: accruals are
+figures tieline computes at once (`tieline.reports.accruals`), not postings
+sent to the ERP, so there is nothing yet that could be late.
+
 TODO: `tieline serve` does not run the sweep on a schedule yet (the serve
 command belongs to the CLI's core); until it does, run `tieline sla-sweep`
 from cron every few minutes, or breaches are only noticed when it runs.

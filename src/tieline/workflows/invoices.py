@@ -14,6 +14,13 @@ approver, releases payment (step `payment_readiness`, from posting); the ERP's
 payment state, read back by `sync_payments`, closes the loop with a payment
 record.
 
+TODO: nothing runs `sync_payments` on a schedule yet (like the SLA sweep, it
+needs a periodic task in `tieline serve`, and a gateway to Odoo); until then
+released invoices stay `released` in tieline after Odoo has paid them.
+
+TODO: releasing payment is recorded in tieline only; Odoo is not told, so a
+payment run in Odoo is not held back for bills tieline has not released.
+
 TODO: an invoice that arrives before its receipt waits for a person even
 after the receipt comes; re-matching waiting invoices when a receipt arrives
 is not built, so approvers see quantity differences that have since cleared.
