@@ -21,6 +21,7 @@ STATUS_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     "budget": ("approved",),
     "budget_revision": ("submitted", "approved", "rejected"),
     "supplier": ("active", "blocked", "merged"),
+    "requisition": ("submitted", "approved", "rejected", "ordered"),
     "commitment": ("approved", "closed", "cancelled"),
     "change_order": ("submitted", "approved", "rejected"),
     "goods_receipt": ("confirmed",),
@@ -35,6 +36,11 @@ COMMON_ACTIONS: Final[tuple[str, ...]] = ("created", "updated")
 OTHER_EVENTS: Final[dict[str, str]] = {
     "tieline.import.completed": "an import run finished; data has its counts",
     "tieline.supplier.review_requested": "a near supplier match awaits a person",
+    "tieline.workflow.sla_breached": (
+        "a workflow step passed its target time; data names the document, the "
+        "step, the due time and the exception's owner"
+    ),
+    "tieline.workflow.exception_resolved": "a person resolved a workflow exception",
 }
 
 

@@ -37,6 +37,11 @@ from tieline.model.invoices import (
 )
 from tieline.model.payments import Payment, PaymentAllocation, PaymentStatus
 from tieline.model.receipts import GoodsReceipt, ReceiptLine, ReceiptStatus
+from tieline.model.requisitions import (
+    Requisition,
+    RequisitionLine,
+    RequisitionStatus,
+)
 from tieline.model.suppliers import Address, BankAccount, Supplier, SupplierStatus
 
 RECORD_TYPES: dict[str, type[CanonicalRecord]] = {
@@ -49,6 +54,7 @@ RECORD_TYPES: dict[str, type[CanonicalRecord]] = {
         Budget,
         BudgetRevision,
         Supplier,
+        Requisition,
         Commitment,
         ChangeOrder,
         GoodsReceipt,
@@ -94,6 +100,9 @@ __all__ = [
     "ProjectStatus",
     "ReceiptLine",
     "ReceiptStatus",
+    "Requisition",
+    "RequisitionLine",
+    "RequisitionStatus",
     "RevisionStatus",
     "Supplier",
     "SupplierInvoice",

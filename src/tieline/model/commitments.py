@@ -62,6 +62,9 @@ class Commitment(CanonicalRecord):
     order_date: date | None = None
     description: str = ""
     lines: list[CommitmentLine] = Field(min_length=1)
+    # Release terms (added for the valuation workflow): retention is held
+    # until completion and released in full then; the date says it was.
+    retention_released_on: date | None = None
 
     @model_validator(mode="after")
     def _check_lines(self) -> Self:

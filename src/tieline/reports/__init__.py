@@ -5,12 +5,21 @@
 hand. The `render_*` functions turn a report into JSON, CSV or Rich tables.
 """
 
+from tieline.reports._commitments import (
+    CommitmentFigures,
+    accruals,
+    accruals_by_cost_code,
+    accruals_by_line,
+    build_commitment_figures,
+    load_commitment_figures,
+)
 from tieline.reports._cost import (
     COUNTED_COMMITMENTS,
     COUNTED_INVOICES,
     CostRecords,
     build_cost_report,
     describe,
+    latest_certificates,
     load_cost_report,
     read_cost_records,
 )
@@ -36,6 +45,7 @@ __all__ = [
     "COUNTED_COMMITMENTS",
     "COUNTED_INVOICES",
     "REPORT_FORMATS",
+    "CommitmentFigures",
     "CostAmounts",
     "CostLine",
     "CostRecords",
@@ -43,9 +53,15 @@ __all__ = [
     "Figure",
     "ProjectCost",
     "ReportWarning",
+    "accruals",
+    "accruals_by_cost_code",
+    "accruals_by_line",
+    "build_commitment_figures",
     "build_cost_report",
     "cost_report_data",
     "describe",
+    "latest_certificates",
+    "load_commitment_figures",
     "load_cost_report",
     "read_cost_records",
     "render_csv",

@@ -51,9 +51,11 @@ The rules, stated once (tests/reports/ checks each):
   that project's warnings. A record naming a project or commitment the store
   does not have goes to the report's own warnings.
 
-TODO: certified progress claims are not read: a subcontract valued by claims
-shows nothing received until its supplier invoice arrives, and retention held
-is not shown, so a user sees cost to date late on subcontracts.
+- **Certified work** counts as received: for each subcontract, the lines of
+  its latest certified (or paid) progress claim, certified to date, each in
+  the place of the commitment line it values. Submitted, rejected and older
+  claims do not count (a later certificate is to date, so it replaces them).
+  Per-subcontract retention and accruals are in `tieline.reports._commitments`.
 TODO: cost codes are reported as recorded, not rolled up their hierarchy: a
 user who wants a division total (all of 03 for concrete) adds lines by hand.
 """
@@ -72,6 +74,7 @@ from tieline.model import (
     CanonicalRecord,
     ChangeOrder,
     ChangeOrderStatus,
+    ClaimStatus,
     Commitment,
     CommitmentStatus,
     CostCode,
@@ -81,6 +84,7 @@ from tieline.model import (
     Payment,
     PaymentAllocation,
     PaymentStatus,
+    ProgressClaim,
     Project,
     ReceiptStatus,
     RevisionStatus,
@@ -132,6 +136,7 @@ class CostRecords:
     receipts: Sequence[GoodsReceipt] = ()
     invoices: Sequence[SupplierInvoice] = ()
     payments: Sequence[Payment] = ()
+    claims: Sequence[ProgressClaim] = ()
 
 
 def read_cost_records(tx: Transaction) -> CostRecords:
@@ -146,7 +151,20 @@ def read_cost_records(tx: Transaction) -> CostRecords:
         receipts=tx.list(GoodsReceipt),
         invoices=tx.list(SupplierInvoice),
         payments=tx.list(Payment),
+        claims=tx.list(ProgressClaim),
     )
+
+
+def latest_certificates(claims: Iterable[ProgressClaim]) -> dict[str, ProgressClaim]:
+    """The certified (or paid) claim of the latest period, per commitment id."""
+    latest: dict[str, ProgressClaim] = {}
+    for claim in claims:
+        if claim.status not in (ClaimStatus.CERTIFIED, ClaimStatus.PAID):
+            continue
+        known = latest.get(claim.commitment_id)
+        if known is None or claim.period > known.period:
+            latest[claim.commitment_id] = claim
+    return latest
 
 
 def load_cost_report(store: Store, *, project_code: str | None = None) -> CostReport:
@@ -171,6 +189,7 @@ def build_cost_report(
     builder.add_commitments(records.commitments)
     builder.add_change_orders(records.change_orders)
     builder.add_receipts(records.receipts)
+    builder.add_certified_work(records.claims)
     builder.add_invoices(records.invoices)
     builder.add_payments(records.payments)
     return builder.report(project_code)
@@ -350,6 +369,25 @@ class _CostBuilder:
                 self._add(
                     receipt, receipt.currency, place, Figure.RECEIVED, line.amount
                 )
+
+    def add_certified_work(self, claims: Iterable[ProgressClaim]) -> None:
+        """Received: work certified to date on each subcontract's latest certificate."""
+        for claim in latest_certificates(claims).values():
+            commitment = self._commitment_of(claim, claim.commitment_id)
+            if commitment is None:
+                continue
+            for line in claim.lines:
+                place = self._lines.get((commitment.id, line.commitment_line_key))
+                if place is None:
+                    self._warn(
+                        commitment.project_id,
+                        claim,
+                        f"values line {line.commitment_line_key}, which commitment "
+                        f"{commitment.number} does not have; left out",
+                    )
+                    continue
+                amount = line.certified_to_date or Decimal(0)
+                self._add(claim, claim.currency, place, Figure.RECEIVED, amount)
 
     # -- invoices and payments -----------------------------------------------
 

@@ -1,0 +1,164 @@
+"""`tieline tasks|approve|reject|history|sla-sweep`: workflows for people.
+
+Each command is a thin shell over `tieline.workflows.people` (the functions an
+API route or a console page calls too). The policy file is
+`<data dir>/workflows.toml` unless `--policies` names another.
+
+Importing this module registers the workflow consumers when the default
+policy file exists, so `tieline serve --role worker` runs them; without a
+policy file, a hub that does not use workflows gets no consumer that would
+dead-letter every document for want of one.
+TODO: no `ErpGateway` is configured for a running hub yet (the Odoo connector
+is to provide one), so `workflow-erp` is not registered and orders and bills
+are not sent to Odoo from `serve`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tieline.settings import Settings
+from tieline.workflows import Hub, load_policies, register_workflow_consumers, sweep
+from tieline.workflows.people import approve, history, reject, tasks_for
+
+console = Console()
+
+As = Annotated[str, typer.Option("--as", help="Who acts: system:login, or an id.")]
+Comment = Annotated[str | None, typer.Option(help="Why, kept in the history.")]
+Document = Annotated[str, typer.Argument(help="The document's number or id.")]
+Policies = Annotated[
+    Path | None,
+    typer.Option(help="The policy file (default <data dir>/workflows.toml)."),
+]
+
+
+def _settings() -> Settings:
+    from tieline.cli._app import _settings as settings
+
+    return settings()
+
+
+def policy_path(settings: Settings, given: Path | None) -> Path:
+    """The policy file in force."""
+    return given if given is not None else settings.data_dir / "workflows.toml"
+
+
+@lru_cache(maxsize=4)
+def _hub(path: Path) -> Hub:
+    return Hub(load_policies(path))
+
+
+def _served_hub() -> Hub:
+    return _hub(policy_path(Settings(), None))
+
+
+if policy_path(Settings(), None).is_file():
+    register_workflow_consumers(_served_hub)
+
+
+def tasks(who: As, policies: Policies = None) -> None:
+    """What waits for you: decisions assigned to you and exceptions you own."""
+    from tieline.cli._commands import open_store
+
+    settings = _settings()
+    store = open_store(settings)
+    found = tasks_for(store, _hub(policy_path(settings, policies)), who)
+    store.close()
+    table = Table("document", "workflow", "state", "why", "due")
+    for task in found:
+        due = task.due_at.isoformat(timespec="minutes") if task.due_at else ""
+        why = "\n".join([task.reason, *task.details])
+        table.add_row(task.document_ref, task.workflow, task.state, why, due)
+    console.print(table)
+
+
+def approve_(
+    document: Document, who: As, comment: Comment = None, policies: Policies = None
+) -> None:
+    """Approve (or certify, or release payment of) what a document waits for."""
+    from tieline.cli._commands import open_store
+
+    settings = _settings()
+    store = open_store(settings)
+    try:
+        console.print(
+            approve(
+                store, _hub(policy_path(settings, policies)), document, who, comment
+            )
+        )
+    finally:
+        store.close()
+
+
+def reject_(
+    document: Document, who: As, comment: Comment = None, policies: Policies = None
+) -> None:
+    """Reject what a document waits for."""
+    from tieline.cli._commands import open_store
+
+    settings = _settings()
+    store = open_store(settings)
+    try:
+        console.print(
+            reject(store, _hub(policy_path(settings, policies)), document, who, comment)
+        )
+    finally:
+        store.close()
+
+
+def history_(document: Document) -> None:
+    """Every transition of a document: when, from, to, who, via which system."""
+    from tieline.cli._commands import open_store
+
+    store = open_store(_settings())
+    try:
+        entries = history(store, document)
+    finally:
+        store.close()
+    table = Table("at", "workflow", "from", "to", "by", "via", "comment", "correlation")
+    for entry in entries:
+        via = f"{entry.system}:{entry.login}" if entry.login else entry.system
+        table.add_row(
+            entry.at.isoformat(timespec="seconds"),
+            entry.workflow,
+            entry.from_state or "",
+            entry.to_state,
+            f"{entry.actor} ({entry.actor_kind})",
+            via,
+            entry.comment or "",
+            entry.correlation_id,
+        )
+    console.print(table)
+
+
+def sla_sweep(policies: Policies = None) -> None:
+    """Fire every SLA timer that is due (run it from cron until serve does)."""
+    from tieline.cli._commands import open_store
+
+    settings = _settings()
+    store = open_store(settings)
+    try:
+        opened = sweep(store, _hub(policy_path(settings, policies)))
+    finally:
+        store.close()
+    for exception in opened:
+        console.print(
+            f"{exception.id}: {exception.reason} (owner {exception.owner})",
+            markup=False,
+        )
+    console.print(f"{len(opened)} breach(es)")
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add the workflow commands to the `tieline` app."""
+    app.command("tasks")(tasks)
+    app.command("approve")(approve_)
+    app.command("reject")(reject_)
+    app.command("history")(history_)
+    app.command("sla-sweep")(sla_sweep)

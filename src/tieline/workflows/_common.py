@@ -1,0 +1,137 @@
+"""Helpers the workflows share: policy subjects, contract values, requesters.
+
+TODO: the store indexes records by kind, project and status only, so finding
+a commitment's change orders, receipts, invoices or claims reads every record
+of that kind; fine for thousands of documents, slow for millions (an index by
+commitment id in the store would fix it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tieline.errors import RecordNotFound
+from tieline.model import (
+    ChangeOrder,
+    ChangeOrderStatus,
+    Commitment,
+    LegalEntity,
+    Project,
+)
+from tieline.store import Transaction
+from tieline.workflows._duties import party
+from tieline.workflows._identity import Actor, ActorKind
+from tieline.workflows._machine import Hub, Machine
+from tieline.workflows._policy import ApprovalRule, Assignee, DocumentType, Subject
+
+
+def subject(
+    tx: Transaction,
+    document: DocumentType,
+    *,
+    legal_entity_id: str | None,
+    project_id: str | None,
+    amount: Decimal,
+    contract_type: str = "",
+) -> Subject:
+    """The policy's view of a document: codes, not ids, and its amount."""
+    project = tx.get(Project, project_id) if project_id else None
+    entity_id = legal_entity_id or (project.legal_entity_id if project else None)
+    entity = tx.get(LegalEntity, entity_id) if entity_id else None
+    return Subject(
+        document=document,
+        legal_entity=entity.code if entity else "",
+        project=project.code if project else "",
+        amount=amount,
+        contract_type=contract_type,
+    )
+
+
+def legal_entity_code(tx: Transaction, legal_entity_id: str | None) -> str:
+    """A legal entity's code (empty when unknown), for per-entity settings."""
+    entity = tx.get(LegalEntity, legal_entity_id) if legal_entity_id else None
+    return entity.code if entity else ""
+
+
+def route(
+    machine: Machine[Any], hub: Hub, found: Subject
+) -> tuple[ApprovalRule, list[Assignee]]:
+    """The rule for `found`, its assignees today, and a note of both in data."""
+    rule = hub.policies.rule_for(found)
+    assignees = hub.policies.assignees(rule, hub.clock().date())
+    machine.data["rule"] = rule.name
+    return rule, assignees
+
+
+def submitter(hub: Hub, system: str, login: str | None) -> Actor:
+    """Who sent a document: its mapped identity, else the sending system."""
+    identity = hub.policies.directory.find(system, login) if login else None
+    if identity is None:
+        return Actor(
+            id=f"system:{system}", kind=ActorKind.SYSTEM, system=system, login=login
+        )
+    kind = ActorKind(identity.kind.value)
+    return Actor(id=identity.id, kind=kind, system=system, login=login)
+
+
+def requester(actor: Actor) -> dict[str, str] | None:
+    """How `data["requested_by"]` records a submitter who is an identity."""
+    return None if actor.kind is ActorKind.SYSTEM else party(actor)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractLine:
+    """A commitment line's value after approved change orders."""
+
+    line_key: str
+    cost_code: str
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    amount: Decimal
+
+
+def contract_lines(tx: Transaction, commitment: Commitment) -> dict[str, ContractLine]:
+    """Each line of `commitment` with its approved change orders applied."""
+    lines = {
+        line.line_key: ContractLine(
+            line.line_key, line.cost_code, line.quantity, line.unit_price, line.amount
+        )
+        for line in commitment.lines
+    }
+    # TODO: change orders are found by reading every change order, since the
+    # store indexes none by commitment; fine for thousands, slow for millions.
+    for order in tx.list(ChangeOrder, status=ChangeOrderStatus.APPROVED.value):
+        if order.commitment_id != commitment.id:
+            continue
+        for change in order.lines:
+            known = lines.get(change.line_key)
+            if known is None:
+                lines[change.line_key] = ContractLine(
+                    change.line_key,
+                    change.cost_code,
+                    change.quantity,
+                    None,
+                    change.amount,
+                )
+                continue
+            quantity = known.quantity
+            if quantity is not None and change.quantity is not None:
+                quantity += change.quantity
+            lines[change.line_key] = ContractLine(
+                known.line_key,
+                known.cost_code,
+                quantity,
+                known.unit_price,
+                known.amount + change.amount,
+            )
+    return lines
+
+
+def commitment_of(tx: Transaction, commitment_id: str) -> Commitment:
+    """The commitment with this id; a missing one is a permanent error."""
+    commitment = tx.get(Commitment, commitment_id)
+    if commitment is None:
+        raise RecordNotFound("commitment", commitment_id)
+    return commitment

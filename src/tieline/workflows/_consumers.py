@@ -1,0 +1,140 @@
+"""The consumers that drive workflows from committed events.
+
+- `workflow-documents`: starts a document's workflow when it arrives
+  (a submitted requisition, a received invoice, a submitted claim, revision
+  or change order) and moves orders on confirmed goods receipts;
+- `workflow-erp` (only with an `ErpGateway`): pushes orders tieline made to
+  the ERP as confirmed purchase orders, and posts approved invoices as bills.
+
+Handlers read the record as it is now (the event only says which one), so a
+late event acts on current data; starting a workflow twice finds the first
+instance, so a replay changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tieline.events.consumers import Consumer
+from tieline.events.registry import register
+from tieline.model import (
+    BudgetRevision,
+    CanonicalRecord,
+    ChangeOrder,
+    Commitment,
+    CommitmentStatus,
+    CommitmentType,
+    GoodsReceipt,
+    ProgressClaim,
+    Requisition,
+    SupplierInvoice,
+)
+from tieline.store import Transaction
+from tieline.workflows._machine import Hub
+from tieline.workflows.changes import start_change
+from tieline.workflows.erp import ErpGateway
+from tieline.workflows.invoices import post_invoice, start_invoice
+from tieline.workflows.requisitions import (
+    HUB_SYSTEM,
+    dispatch_order,
+    record_receipt,
+    start_requisition,
+)
+from tieline.workflows.valuations import start_claim
+
+HubSource = Callable[[], Hub]
+
+_STARTS: dict[
+    str, tuple[type[CanonicalRecord], Callable[[Transaction, Hub, Any], None]]
+] = {
+    "requisition": (Requisition, start_requisition),
+    "supplier_invoice": (SupplierInvoice, start_invoice),
+    "progress_claim": (ProgressClaim, start_claim),
+    "budget_revision": (BudgetRevision, start_change),
+    "change_order": (ChangeOrder, start_change),
+    "goods_receipt": (GoodsReceipt, record_receipt),
+}
+
+DOCUMENT_PATTERNS = tuple(
+    f"tieline.{kind}.{action}"
+    for kind in _STARTS
+    for action in ("created", "updated", "submitted", "confirmed")
+    if action in ("created", "updated")
+    or (
+        action == "submitted" and kind != "supplier_invoice" and kind != "goods_receipt"
+    )
+    or (action == "confirmed" and kind == "goods_receipt")
+)
+
+
+def _record(tx: Transaction, event: dict[str, Any], cls: type[CanonicalRecord]) -> Any:
+    record_id = str(event["subject"]).partition("/")[2]
+    return tx.get(cls, record_id)
+
+
+def document_handler(hub: HubSource) -> Callable[[Transaction, dict[str, Any]], None]:
+    """The handler that starts or advances a document's workflow."""
+
+    def handle(tx: Transaction, event: dict[str, Any]) -> None:
+        kind = str(event["subject"]).partition("/")[0]
+        cls, start = _STARTS[kind]
+        record = _record(tx, event, cls)
+        if record is not None:
+            start(tx, hub(), record)
+
+    return handle
+
+
+def erp_handler(
+    hub: HubSource, gateway: ErpGateway
+) -> Callable[[Transaction, dict[str, Any]], None]:
+    """The handler that pushes orders and posts bills through the gateway."""
+
+    def handle(tx: Transaction, event: dict[str, Any]) -> None:
+        kind = str(event["subject"]).partition("/")[0]
+        if kind == "commitment":
+            commitment = _record(tx, event, Commitment)
+            if _pushable(commitment):
+                ref = gateway.push_purchase_order(commitment)
+                dispatch_order(tx, hub(), commitment.id, ref)
+        elif kind == "supplier_invoice":
+            invoice = _record(tx, event, SupplierInvoice)
+            if invoice is not None:
+                post_invoice(tx, hub(), invoice, gateway)
+
+    return handle
+
+
+def _pushable(commitment: Commitment | None) -> bool:
+    return (
+        commitment is not None
+        and commitment.origin.system == HUB_SYSTEM
+        and commitment.status is CommitmentStatus.APPROVED
+        and commitment.commitment_type is CommitmentType.PURCHASE_ORDER
+    )
+
+
+def workflow_consumers(
+    hub: HubSource, gateway: ErpGateway | None = None
+) -> list[Consumer]:
+    """The workflow consumers; the ERP one only when a gateway is given."""
+    consumers = [
+        Consumer("workflow-documents", DOCUMENT_PATTERNS, document_handler(hub))
+    ]
+    if gateway is not None:
+        patterns = (
+            "tieline.commitment.created",
+            "tieline.commitment.approved",
+            "tieline.supplier_invoice.approved",
+        )
+        consumers.append(Consumer("workflow-erp", patterns, erp_handler(hub, gateway)))
+    return consumers
+
+
+def register_workflow_consumers(
+    hub: HubSource, gateway: ErpGateway | None = None
+) -> None:
+    """Make the workflow consumers known to `tieline serve --role worker`."""
+    for consumer in workflow_consumers(hub, gateway):
+        register(consumer)

@@ -1,0 +1,224 @@
+"""SLA timers and the exception queue.
+
+Operator's notes
+----------------
+Entering a state that waits (a requisition awaiting approval, an approved
+invoice awaiting payment release...) arms a timer row with its due time;
+leaving the state stops it. Timers live in the database, so they survive a
+restart: `sweep(store, hub)` fires every armed timer whose time has passed,
+whenever it runs and whichever process runs it. Firing one, in one
+transaction: the timer is marked fired (a second sweeper finds nothing), an
+exception is opened for the step's owner (the rule's `escalate_to`, else the
+policy's default owner), the owner is assigned to the document so they may
+decide it, and a `tieline.workflow.sla_breached` event is written.
+
+Log lines: `sla.breached` (warning: document, step, owner, due_at).
+
+TODO: the issue's "receipt to accrual" step has no timer: accruals are
+figures tieline computes at once (`tieline.reports.accruals`), not postings
+sent to the ERP, so there is nothing yet that could be late.
+
+TODO: `tieline serve` does not run the sweep on a schedule yet (the serve
+command belongs to the CLI's core); until it does, run `tieline sla-sweep`
+from cron every few minutes, or breaches are only noticed when it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from tieline.errors import RecordNotFound
+from tieline.logging import get_logger
+from tieline.store import Store, Transaction
+from tieline.workflows._machine import (
+    Hub,
+    Instance,
+    as_utc,
+    assign_person,
+    instance_by_id,
+)
+from tieline.workflows._tables import (
+    workflow_exception_notes,
+    workflow_exceptions,
+    workflow_timers,
+)
+
+log = get_logger(__name__)
+
+BREACHED = "tieline.workflow.sla_breached"
+RESOLVED = "tieline.workflow.exception_resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowException:
+    """An item on the exception queue, with its owner and notes."""
+
+    id: int
+    document_ref: str
+    reason: str
+    owner: str
+    status: str
+    created_at: datetime
+    notes: tuple[str, ...] = ()
+
+
+def sweep(store: Store, hub: Hub) -> list[WorkflowException]:
+    """Fire every armed timer that is due; returns the exceptions it opened."""
+    now = hub.clock()
+    with store.transaction() as tx:
+        due = tx.connection.execute(
+            select(workflow_timers.c.id)
+            .where(workflow_timers.c.status == "armed", workflow_timers.c.due_at <= now)
+            .order_by(workflow_timers.c.due_at)
+        ).all()
+    opened = []
+    for row in due:
+        with store.transaction() as tx:
+            found = _fire(tx, hub, row.id, now)
+        if found is not None:
+            opened.append(found)
+    return opened
+
+
+def _fire(
+    tx: Transaction, hub: Hub, timer_id: int, now: datetime
+) -> WorkflowException | None:
+    claimed = tx.connection.execute(
+        update(workflow_timers)
+        .where(workflow_timers.c.id == timer_id, workflow_timers.c.status == "armed")
+        .values(status="fired", fired_at=now)
+        .returning(workflow_timers)
+    ).first()
+    if claimed is None:  # another sweeper fired it, or the step moved on
+        return None
+    timer = claimed._mapping
+    instance = instance_by_id(tx.connection, timer["instance_id"])
+    due_at = as_utc(timer["due_at"])
+    reason = (
+        f"{timer['step']} of {instance.document_ref} was due "
+        f"{due_at.isoformat()} and is still {instance.state}"
+    )
+    exception_id = _open(tx.connection, instance, reason, timer["owner"], now)
+    assign_person(tx, hub, instance, timer["owner"])
+    tx.emit(
+        BREACHED,
+        f"{instance.document_kind}/{instance.document_id}",
+        {
+            "workflow": instance.workflow,
+            "document_ref": instance.document_ref,
+            "step": timer["step"],
+            "state": instance.state,
+            "due_at": due_at.isoformat(),
+            "owner": timer["owner"],
+            "exception_id": exception_id,
+        },
+    )
+    log.warning(
+        "sla.breached",
+        document=instance.document_ref,
+        step=timer["step"],
+        owner=timer["owner"],
+        due_at=due_at.isoformat(),
+    )
+    return get_exception(tx.connection, exception_id)
+
+
+def _open(
+    connection: Connection, instance: Instance, reason: str, owner: str, now: datetime
+) -> int:
+    inserted = connection.execute(
+        insert(workflow_exceptions)
+        .values(
+            instance_id=instance.id,
+            document_ref=instance.document_ref,
+            reason=reason,
+            owner=owner,
+            status="open",
+            created_at=now,
+        )
+        .returning(workflow_exceptions.c.id)
+    ).scalar_one()
+    return int(inserted)
+
+
+def get_exception(connection: Connection, exception_id: int) -> WorkflowException:
+    """One exception with its notes; raises if there is none."""
+    row = connection.execute(
+        select(workflow_exceptions).where(workflow_exceptions.c.id == exception_id)
+    ).first()
+    if row is None:
+        raise RecordNotFound("workflow exception", str(exception_id))
+    notes = connection.execute(
+        select(workflow_exception_notes)
+        .where(workflow_exception_notes.c.exception_id == exception_id)
+        .order_by(workflow_exception_notes.c.id)
+    )
+    return WorkflowException(
+        id=row.id,
+        document_ref=row.document_ref,
+        reason=row.reason,
+        owner=row.owner,
+        status=row.status,
+        created_at=as_utc(row.created_at),
+        notes=tuple(f"{n.author}: {n.text}" for n in notes),
+    )
+
+
+def list_exceptions(
+    connection: Connection, *, owner: str | None = None, status: str | None = "open"
+) -> list[WorkflowException]:
+    """Exceptions, oldest first, of one owner and status when given."""
+    query = select(workflow_exceptions.c.id).order_by(workflow_exceptions.c.id)
+    if owner is not None:
+        query = query.where(workflow_exceptions.c.owner == owner)
+    if status is not None:
+        query = query.where(workflow_exceptions.c.status == status)
+    return [get_exception(connection, row.id) for row in connection.execute(query)]
+
+
+def assign_exception(
+    tx: Transaction, hub: Hub, exception_id: int, owner: str, *, by: str
+) -> WorkflowException:
+    """Hand an open exception to another owner (noted with who did it)."""
+    get_exception(tx.connection, exception_id)
+    tx.connection.execute(
+        update(workflow_exceptions)
+        .where(workflow_exceptions.c.id == exception_id)
+        .values(owner=owner)
+    )
+    return comment_exception(tx, hub, exception_id, by, f"assigned to {owner}")
+
+
+def comment_exception(
+    tx: Transaction, hub: Hub, exception_id: int, author: str, text: str
+) -> WorkflowException:
+    """Add a note to an exception."""
+    get_exception(tx.connection, exception_id)
+    tx.connection.execute(
+        insert(workflow_exception_notes).values(
+            exception_id=exception_id, author=author, text=text, at=hub.clock()
+        )
+    )
+    return get_exception(tx.connection, exception_id)
+
+
+def resolve_exception(
+    tx: Transaction, hub: Hub, exception_id: int, *, by: str, note: str
+) -> WorkflowException:
+    """Close an exception with a note saying how it was resolved."""
+    comment_exception(tx, hub, exception_id, by, note)
+    tx.connection.execute(
+        update(workflow_exceptions)
+        .where(workflow_exceptions.c.id == exception_id)
+        .values(status="resolved", resolved_by=by, resolved_at=hub.clock())
+    )
+    resolved = get_exception(tx.connection, exception_id)
+    tx.emit(
+        RESOLVED,
+        f"workflow_exception/{exception_id}",
+        {"document_ref": resolved.document_ref, "resolved_by": by, "note": note},
+    )
+    return resolved

@@ -1,0 +1,455 @@
+"""Invoice to payment: duplicates, the three-way match, approval, posting, payment.
+
+A received invoice is first checked for a duplicate: the same supplier (its
+canonical id, else its name as written) and the same reference (spaces and
+case ignored) already seen stops it as `duplicate` and rejects the record.
+Then it is matched three ways (`tieline.workflows._match`) with the
+tolerances of its legal entity. Within tolerance, the policy itself approves
+it (the transition's actor is `policy:three-way-match`, never a person or a
+service). Otherwise it waits for a person of the `supplier_invoice` rule
+(step `invoice_approval`) with the differences shown in its status reason and
+in the workflow's data. An approved invoice is posted to the ERP by the
+`workflow-erp` consumer; a person of the `payment_release` rule, never its
+approver, releases payment (step `payment_readiness`, from posting); the ERP's
+payment state, read back by `sync_payments`, closes the loop with a payment
+record.
+
+TODO: nothing runs `sync_payments` on a schedule yet (like the SLA sweep, it
+needs a periodic task in `tieline serve`, and a gateway to Odoo); until then
+released invoices stay `released` in tieline after Odoo has paid them.
+
+TODO: releasing payment is recorded in tieline only; Odoo is not told, so a
+payment run in Odoo is not held back for bills tieline has not released.
+
+TODO: an invoice that arrives before its receipt waits for a person even
+after the receipt comes; re-matching waiting invoices when a receipt arrives
+is not built, so approvers see quantity differences that have since cleared.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from tieline.errors import RecordNotFound
+from tieline.model import (
+    ClaimStatus,
+    Commitment,
+    CommitmentType,
+    GoodsReceipt,
+    InvoiceStatus,
+    InvoiceType,
+    Origin,
+    Payment,
+    PaymentAllocation,
+    ProgressClaim,
+    ReceiptStatus,
+    SupplierInvoice,
+)
+from tieline.store import Store, Transaction
+from tieline.workflows._common import (
+    contract_lines,
+    legal_entity_code,
+    route,
+    subject,
+)
+from tieline.workflows._duties import check_decider, check_releaser, party
+from tieline.workflows._identity import Actor, policy_actor, system_actor
+from tieline.workflows._machine import Hub, Machine, Spec
+from tieline.workflows._match import Difference, Progress, three_way_match
+from tieline.workflows._policy import DocumentType
+from tieline.workflows._tables import (
+    insert_or_skip,
+    invoice_references,
+    workflow_instances,
+)
+from tieline.workflows.erp import ErpGateway
+
+MATCH_POLICY = "three-way-match"
+# Invoices whose lines count as billed when matching a later one.
+_BILLED = frozenset(
+    {
+        InvoiceStatus.MATCHED,
+        InvoiceStatus.APPROVED,
+        InvoiceStatus.POSTED,
+        InvoiceStatus.PAID,
+    }
+)
+
+
+class InvoiceState(enum.StrEnum):
+    RECEIVED = "received"
+    DUPLICATE = "duplicate"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    POSTED = "posted"
+    RELEASED = "released"
+    PAID = "paid"
+
+
+class InvoiceFlow(Machine[InvoiceState]):
+    """An invoice's life from receipt to payment."""
+
+    spec = Spec(
+        name="invoice",
+        document_kind="supplier_invoice",
+        initial=InvoiceState.RECEIVED,
+        moves={
+            InvoiceState.RECEIVED: frozenset(
+                {
+                    InvoiceState.DUPLICATE,
+                    InvoiceState.APPROVED,
+                    InvoiceState.AWAITING_APPROVAL,
+                }
+            ),
+            InvoiceState.AWAITING_APPROVAL: frozenset(
+                {InvoiceState.APPROVED, InvoiceState.REJECTED}
+            ),
+            InvoiceState.APPROVED: frozenset({InvoiceState.POSTED}),
+            InvoiceState.POSTED: frozenset({InvoiceState.RELEASED}),
+            InvoiceState.RELEASED: frozenset({InvoiceState.PAID}),
+        },
+        waits={
+            InvoiceState.AWAITING_APPROVAL: "invoice_approval",
+            InvoiceState.POSTED: "payment_readiness",
+        },
+    )
+
+    def duplicate(self, actor: Actor, original: str) -> None:
+        """The supplier and reference were seen on invoice `original`."""
+        self.data["duplicate_of"] = original
+        self._move(InvoiceState.DUPLICATE, actor, comment=f"duplicate of {original}")
+
+    def awaiting_approval(self, actor: Actor, differences: list[Difference]) -> None:
+        """The match found differences; a person decides."""
+        self.data["differences"] = [str(d) for d in differences]
+        self._move(
+            InvoiceState.AWAITING_APPROVAL,
+            actor,
+            comment="; ".join(self.data["differences"]),
+        )
+
+    def approved(self, actor: Actor, comment: str | None) -> None:
+        """Approved by a person, or by the match policy within tolerance."""
+        self.data["approved_by"] = party(actor)
+        self._move(InvoiceState.APPROVED, actor, comment=comment)
+
+    def rejected(self, actor: Actor, comment: str | None) -> None:
+        """A person rejected the invoice."""
+        self._move(InvoiceState.REJECTED, actor, comment=comment)
+
+    def posted(self, actor: Actor, bill_ref: str) -> None:
+        """The ERP holds the invoice as a posted bill."""
+        self.data["bill_ref"] = bill_ref
+        self._move(InvoiceState.POSTED, actor, comment=bill_ref)
+
+    def released(self, actor: Actor, comment: str | None) -> None:
+        """A person released the payment."""
+        self.data["released_by"] = party(actor)
+        self._move(InvoiceState.RELEASED, actor, comment=comment)
+
+    def paid(self, actor: Actor, payment: Payment) -> None:
+        """The ERP paid the bill."""
+        self.data["payment_id"] = payment.id
+        self._move(InvoiceState.PAID, actor, comment=payment.reference)
+
+
+def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
+    """Check a received invoice for a duplicate, match it, approve or route it."""
+    if invoice.status is not InvoiceStatus.RECEIVED:
+        return
+    actor = system_actor(invoice.origin.system, "intake")
+    flow, new = InvoiceFlow.start(
+        tx,
+        hub,
+        document_id=invoice.id,
+        document_ref=invoice.supplier_reference,
+        actor=actor,
+        legal_entity_id=invoice.legal_entity_id,
+        project_id=invoice.project_id,
+        data={"amount": str(invoice.gross_total)},
+    )
+    if not new:
+        return
+    original = _first_seen(tx, hub, invoice)
+    if original is not None:
+        flow.duplicate(actor, original)
+        reason = f"duplicate of invoice {original} (same supplier and reference)"
+        _set_status(tx, invoice, InvoiceStatus.REJECTED, actor, reason)
+        return
+    differences = match_invoice(tx, hub, invoice)
+    if not differences:
+        code = legal_entity_code(tx, invoice.legal_entity_id) or "default"
+        note = f"matched within the tolerances of {code}"
+        flow.approved(policy_actor(MATCH_POLICY), note)
+        _set_status(
+            tx, invoice, InvoiceStatus.APPROVED, policy_actor(MATCH_POLICY), note
+        )
+        return
+    _route_for_approval(tx, hub, flow, invoice, differences, actor)
+
+
+def _route_for_approval(
+    tx: Transaction,
+    hub: Hub,
+    flow: InvoiceFlow,
+    invoice: SupplierInvoice,
+    differences: list[Difference],
+    actor: Actor,
+) -> None:
+    commitment = (
+        tx.get(Commitment, invoice.commitment_id) if invoice.commitment_id else None
+    )
+    found = subject(
+        tx,
+        DocumentType.SUPPLIER_INVOICE,
+        legal_entity_id=invoice.legal_entity_id
+        or (commitment.legal_entity_id if commitment else None),
+        project_id=invoice.project_id
+        or (commitment.project_id if commitment else None),
+        amount=invoice.gross_total,
+        contract_type=commitment.commitment_type.value if commitment else "",
+    )
+    rule, assignees = route(flow, hub, found)
+    flow.awaiting_approval(actor, differences)
+    flow.wait(assignees, flow.timer(flow.state, hub.policies.owner(rule)))
+    reason = "waiting for a person: " + "; ".join(flow.data["differences"])
+    _set_status(tx, invoice, InvoiceStatus.RECEIVED, actor, reason)
+
+
+def match_invoice(
+    tx: Transaction, hub: Hub, invoice: SupplierInvoice
+) -> list[Difference]:
+    """The differences of `invoice` from its order and receipts (or certificates)."""
+    if invoice.invoice_type is InvoiceType.CREDIT_NOTE:
+        return [
+            Difference(
+                "*", "credit note", "an invoice", "a credit note", "a person's decision"
+            )
+        ]
+    commitment = (
+        tx.get(Commitment, invoice.commitment_id) if invoice.commitment_id else None
+    )
+    if commitment is None:
+        return [
+            Difference(
+                "*", "order", "a known order", str(invoice.commitment_reference), "none"
+            )
+        ]
+    tolerance = hub.policies.tolerance(
+        legal_entity_code(tx, commitment.legal_entity_id)
+    )
+    return three_way_match(
+        invoice,
+        contract_lines(tx, commitment),
+        _received(tx, commitment),
+        _billed_before(tx, commitment, invoice),
+        tolerance,
+    )
+
+
+def _received(tx: Transaction, commitment: Commitment) -> dict[str, Progress]:
+    progress: dict[str, Progress] = {}
+    if commitment.commitment_type is CommitmentType.SUBCONTRACT:
+        latest = latest_certificate(tx, commitment.id)
+        for claim_line in latest.lines if latest else []:
+            certified = claim_line.certified_to_date or Decimal(0)
+            progress[claim_line.commitment_line_key] = Progress(Decimal(0), certified)
+        return progress
+    for receipt in tx.list(GoodsReceipt, status=ReceiptStatus.CONFIRMED.value):
+        if receipt.commitment_id == commitment.id:
+            for line in receipt.lines:
+                key = line.commitment_line_key
+                progress[key] = progress.get(key, Progress()).plus(
+                    line.quantity, line.amount
+                )
+    return progress
+
+
+def _billed_before(
+    tx: Transaction, commitment: Commitment, invoice: SupplierInvoice
+) -> dict[str, Progress]:
+    progress: dict[str, Progress] = {}
+    for other in tx.list(SupplierInvoice):
+        if other.id == invoice.id or other.commitment_id != commitment.id:
+            continue
+        if other.status not in _BILLED:
+            continue
+        for line in other.lines:
+            if line.commitment_line_key:
+                key = line.commitment_line_key
+                amount = other.sign * line.net_amount
+                quantity = None if line.quantity is None else other.sign * line.quantity
+                progress[key] = progress.get(key, Progress()).plus(quantity, amount)
+    return progress
+
+
+def latest_certificate(tx: Transaction, commitment_id: str) -> ProgressClaim | None:
+    """The certified (or paid) claim of the latest period of a subcontract."""
+    certified = [
+        claim
+        for claim in tx.list(ProgressClaim)
+        if claim.commitment_id == commitment_id
+        and claim.status in (ClaimStatus.CERTIFIED, ClaimStatus.PAID)
+    ]
+    return max(certified, key=lambda c: c.period, default=None)
+
+
+def _first_seen(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> str | None:
+    """The id of an earlier invoice with this supplier and reference, if any."""
+    supplier = invoice.supplier_id or "name:" + " ".join(
+        invoice.supplier_name.casefold().split()
+    )
+    reference = "".join(invoice.supplier_reference.casefold().split())
+    key = {"supplier_key": supplier[:200], "reference": reference[:200]}
+    statement = insert_or_skip(
+        tx.connection,
+        invoice_references,
+        **key,
+        invoice_id=invoice.id,
+        seen_at=hub.clock(),
+    )
+    claimed = tx.connection.execute(
+        statement.returning(invoice_references.c.invoice_id)
+    ).first()
+    if claimed is not None:
+        return None
+    first: str = tx.connection.execute(
+        select(invoice_references.c.invoice_id).filter_by(**key)
+    ).scalar_one()
+    return None if first == invoice.id else first
+
+
+def _set_status(
+    tx: Transaction,
+    invoice: SupplierInvoice,
+    status: InvoiceStatus,
+    actor: Actor,
+    reason: str | None,
+) -> SupplierInvoice:
+    current = tx.get(SupplierInvoice, invoice.id) or invoice
+    updated = current.model_copy(update={"status": status, "status_reason": reason})
+    tx.save(updated, actor=actor.id)
+    return updated
+
+
+def approve_invoice(
+    tx: Transaction, hub: Hub, invoice_id: str, actor: Actor, comment: str | None
+) -> None:
+    """A person approves an invoice the match sent to them."""
+    flow = InvoiceFlow.load(tx, hub, invoice_id)
+    check_decider(flow, actor)
+    flow.approved(actor, comment)
+    _set_status(tx, _invoice(tx, invoice_id), InvoiceStatus.APPROVED, actor, comment)
+
+
+def reject_invoice(
+    tx: Transaction, hub: Hub, invoice_id: str, actor: Actor, comment: str | None
+) -> None:
+    """A person rejects an invoice; it is not posted or paid."""
+    flow = InvoiceFlow.load(tx, hub, invoice_id)
+    check_decider(flow, actor)
+    flow.rejected(actor, comment)
+    _set_status(tx, _invoice(tx, invoice_id), InvoiceStatus.REJECTED, actor, comment)
+
+
+def post_invoice(
+    tx: Transaction, hub: Hub, invoice: SupplierInvoice, gateway: ErpGateway
+) -> None:
+    """Post an approved invoice to the ERP, then wait for payment release."""
+    flow = InvoiceFlow.load(tx, hub, invoice.id)
+    if flow.state is not InvoiceState.APPROVED:
+        return
+    bill_ref = gateway.post_vendor_bill(invoice)
+    actor = system_actor("erp", "post_vendor_bill")
+    commitment = (
+        tx.get(Commitment, invoice.commitment_id) if invoice.commitment_id else None
+    )
+    found = subject(
+        tx,
+        DocumentType.PAYMENT_RELEASE,
+        legal_entity_id=invoice.legal_entity_id
+        or (commitment.legal_entity_id if commitment else None),
+        project_id=invoice.project_id
+        or (commitment.project_id if commitment else None),
+        amount=invoice.gross_total,
+        contract_type=commitment.commitment_type.value if commitment else "",
+    )
+    rule = hub.policies.rule_for(found)
+    assignees = hub.policies.assignees(rule, hub.clock().date())
+    flow.posted(actor, bill_ref)
+    flow.wait(assignees, flow.timer(flow.state, hub.policies.owner(rule)))
+    _set_status(tx, invoice, InvoiceStatus.POSTED, actor, bill_ref)
+
+
+def release_payment(
+    tx: Transaction, hub: Hub, invoice_id: str, actor: Actor, comment: str | None
+) -> None:
+    """A person (never the invoice's approver) releases its payment."""
+    flow = InvoiceFlow.load(tx, hub, invoice_id)
+    check_releaser(flow, actor)
+    flow.released(actor, comment)
+
+
+def sync_payments(store: Store, hub: Hub, gateway: ErpGateway) -> list[Payment]:
+    """Read the ERP's payment state of released invoices; record what was paid."""
+    with store.transaction() as tx:
+        released = [
+            (row.document_id, row.data.get("bill_ref")) for row in _released_rows(tx)
+        ]
+    payments = []
+    for invoice_id, bill_ref in released:
+        state = gateway.read_payment_state(str(bill_ref))
+        if not state.paid:
+            continue
+        with store.transaction() as tx:
+            payments.append(_record_payment(tx, hub, invoice_id, state))
+    return payments
+
+
+def _released_rows(tx: Transaction) -> list[Any]:
+    return list(
+        tx.connection.execute(
+            select(workflow_instances).where(
+                workflow_instances.c.workflow == InvoiceFlow.spec.name,
+                workflow_instances.c.state == InvoiceState.RELEASED.value,
+            )
+        )
+    )
+
+
+def _record_payment(tx: Transaction, hub: Hub, invoice_id: str, state: Any) -> Payment:
+    invoice = _invoice(tx, invoice_id)
+    commitment = (
+        tx.get(Commitment, invoice.commitment_id) if invoice.commitment_id else None
+    )
+    payment = Payment(
+        origin=Origin(system="erp", key=str(state.reference)),
+        legal_entity_id=invoice.legal_entity_id
+        or (commitment.legal_entity_id if commitment else ""),
+        supplier_id=invoice.supplier_id
+        or (commitment.supplier_id if commitment else ""),
+        reference=str(state.reference),
+        paid_on=state.paid_on,
+        currency=invoice.currency,
+        amount=state.amount_paid,
+        allocations=[
+            PaymentAllocation(invoice_id=invoice.id, amount=state.amount_paid)
+        ],
+    )
+    actor = system_actor("erp", "read_payment_state")
+    tx.save(payment, actor=actor.id)
+    _set_status(tx, invoice, InvoiceStatus.PAID, actor, payment.reference)
+    InvoiceFlow.load(tx, hub, invoice_id).paid(actor, payment)
+    return payment
+
+
+def _invoice(tx: Transaction, invoice_id: str) -> SupplierInvoice:
+    invoice = tx.get(SupplierInvoice, invoice_id)
+    if invoice is None:
+        raise RecordNotFound("supplier invoice", invoice_id)
+    return invoice

@@ -1,0 +1,301 @@
+"""Requisition to order, and order to receipt.
+
+A submitted requisition waits for a person the policy names (step
+`requisition_approval`). Approved, it becomes an approved commitment in the
+same transaction, and the order's own workflow starts, waiting for the ERP
+(step `order_dispatch`): the `workflow-erp` consumer pushes the order to the
+ERP as a confirmed purchase order and moves it to `dispatched`. Confirmed
+goods receipts move the order to `partly_received` or `received` (a receipt
+marked final, or every line received in full).
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+from tieline.errors import RecordNotFound
+from tieline.model import (
+    Commitment,
+    CommitmentLine,
+    CommitmentStatus,
+    GoodsReceipt,
+    Origin,
+    ReceiptStatus,
+    Requisition,
+    RequisitionStatus,
+)
+from tieline.store import Transaction
+from tieline.workflows._common import (
+    commitment_of,
+    contract_lines,
+    requester,
+    route,
+    subject,
+    submitter,
+)
+from tieline.workflows._duties import check_decider, party
+from tieline.workflows._identity import Actor, system_actor
+from tieline.workflows._machine import Hub, Machine, Spec
+from tieline.workflows._policy import DocumentType
+
+# Commitments tieline makes itself carry this origin system; only these are
+# pushed to the ERP (the ERP's own orders are there already).
+HUB_SYSTEM = "tieline"
+
+
+class RequisitionState(enum.StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ORDERED = "ordered"
+
+
+class RequisitionFlow(Machine[RequisitionState]):
+    """A requisition's life: submitted, approved or rejected, ordered."""
+
+    spec = Spec(
+        name="requisition",
+        document_kind="requisition",
+        initial=RequisitionState.SUBMITTED,
+        moves={
+            RequisitionState.SUBMITTED: frozenset(
+                {RequisitionState.APPROVED, RequisitionState.REJECTED}
+            ),
+            RequisitionState.APPROVED: frozenset({RequisitionState.ORDERED}),
+        },
+        waits={RequisitionState.SUBMITTED: "requisition_approval"},
+    )
+
+    def approved(self, actor: Actor, comment: str | None) -> None:
+        """A person approved the requisition."""
+        self.data["approved_by"] = party(actor)
+        self._move(RequisitionState.APPROVED, actor, comment=comment)
+
+    def rejected(self, actor: Actor, comment: str | None) -> None:
+        """A person rejected the requisition."""
+        self._move(RequisitionState.REJECTED, actor, comment=comment)
+
+    def ordered(self, actor: Actor, commitment: Commitment) -> None:
+        """The requisition became a commitment."""
+        self.data["commitment_id"] = commitment.id
+        self._move(RequisitionState.ORDERED, actor, comment=commitment.number)
+
+
+class OrderState(enum.StrEnum):
+    AWAITING_DISPATCH = "awaiting_dispatch"
+    DISPATCHED = "dispatched"
+    PARTLY_RECEIVED = "partly_received"
+    RECEIVED = "received"
+    CLOSED = "closed"
+
+
+_RECEIVING = frozenset({OrderState.PARTLY_RECEIVED, OrderState.RECEIVED})
+
+
+class OrderFlow(Machine[OrderState]):
+    """An order's life from approval to the last delivery.
+
+    A receipt may be recorded before the ERP confirms the push (the events
+    travel on different consumers), so receiving is allowed from
+    `awaiting_dispatch` too.
+    """
+
+    spec = Spec(
+        name="order",
+        document_kind="commitment",
+        initial=OrderState.AWAITING_DISPATCH,
+        moves={
+            OrderState.AWAITING_DISPATCH: frozenset({OrderState.DISPATCHED})
+            | _RECEIVING,
+            OrderState.DISPATCHED: _RECEIVING | {OrderState.CLOSED},
+            OrderState.PARTLY_RECEIVED: _RECEIVING | {OrderState.CLOSED},
+            OrderState.RECEIVED: frozenset({OrderState.CLOSED}),
+        },
+        waits={OrderState.AWAITING_DISPATCH: "order_dispatch"},
+    )
+
+    def dispatched(self, actor: Actor, erp_ref: str) -> None:
+        """The ERP holds the order as confirmed, under `erp_ref`."""
+        self.data["erp_ref"] = erp_ref
+        self._move(OrderState.DISPATCHED, actor, comment=erp_ref)
+
+    def partly_received(self, actor: Actor, receipt: GoodsReceipt) -> None:
+        """A delivery arrived; more is to come."""
+        self._move(OrderState.PARTLY_RECEIVED, actor, comment=receipt.number)
+
+    def received(self, actor: Actor, receipt: GoodsReceipt) -> None:
+        """The last delivery arrived."""
+        self._move(OrderState.RECEIVED, actor, comment=receipt.number)
+
+    def closed(self, actor: Actor, comment: str | None) -> None:
+        """Nothing more will be received or billed on the order."""
+        self._move(OrderState.CLOSED, actor, comment=comment)
+
+
+def start_requisition(tx: Transaction, hub: Hub, requisition: Requisition) -> None:
+    """Route a submitted requisition to its approvers (idempotent)."""
+    actor = submitter(hub, requisition.origin.system, requisition.requested_by)
+    flow, new = RequisitionFlow.start(
+        tx,
+        hub,
+        document_id=requisition.id,
+        document_ref=requisition.number,
+        actor=actor,
+        legal_entity_id=requisition.legal_entity_id,
+        project_id=requisition.project_id,
+        data={
+            "requested_by": requester(actor),
+            "amount": str(requisition.total()),
+        },
+    )
+    if not new:
+        return
+    found = subject(
+        tx,
+        DocumentType.REQUISITION,
+        legal_entity_id=requisition.legal_entity_id,
+        project_id=requisition.project_id,
+        amount=requisition.total(),
+        contract_type=requisition.commitment_type.value,
+    )
+    rule, assignees = route(flow, hub, found)
+    flow.save_data()
+    flow.wait(assignees, flow.timer(flow.state, hub.policies.owner(rule)))
+
+
+def approve_requisition(
+    tx: Transaction, hub: Hub, requisition_id: str, actor: Actor, comment: str | None
+) -> Commitment:
+    """A person approves: the requisition becomes an approved commitment."""
+    flow = RequisitionFlow.load(tx, hub, requisition_id)
+    check_decider(flow, actor)
+    requisition = _requisition(tx, requisition_id)
+    flow.approved(actor, comment)
+    commitment = _commitment_from(requisition)
+    tx.save(
+        requisition.model_copy(update={"status": RequisitionStatus.ORDERED}),
+        actor=actor.id,
+    )
+    tx.save(commitment, actor=actor.id)
+    flow.ordered(actor, commitment)
+    order, _ = OrderFlow.start(
+        tx,
+        hub,
+        document_id=commitment.id,
+        document_ref=commitment.number,
+        actor=actor,
+        legal_entity_id=commitment.legal_entity_id,
+        project_id=commitment.project_id,
+        data={"requisition_id": requisition.id},
+    )
+    order.wait([], order.timer(order.state, hub.policies.owner(None)))
+    return commitment
+
+
+def reject_requisition(
+    tx: Transaction, hub: Hub, requisition_id: str, actor: Actor, comment: str | None
+) -> None:
+    """A person rejects the requisition; nothing is ordered."""
+    flow = RequisitionFlow.load(tx, hub, requisition_id)
+    check_decider(flow, actor)
+    requisition = _requisition(tx, requisition_id)
+    flow.rejected(actor, comment)
+    tx.save(
+        requisition.model_copy(update={"status": RequisitionStatus.REJECTED}),
+        actor=actor.id,
+    )
+
+
+def _requisition(tx: Transaction, requisition_id: str) -> Requisition:
+    requisition = tx.get(Requisition, requisition_id)
+    if requisition is None:
+        raise RecordNotFound("requisition", requisition_id)
+    return requisition
+
+
+def _commitment_from(requisition: Requisition) -> Commitment:
+    return Commitment(
+        origin=Origin(system=HUB_SYSTEM, key=f"requisition:{requisition.id}"),
+        number=f"PO-{requisition.number}",
+        commitment_type=requisition.commitment_type,
+        legal_entity_id=requisition.legal_entity_id,
+        project_id=requisition.project_id,
+        supplier_id=requisition.supplier_id,
+        currency=requisition.currency,
+        status=CommitmentStatus.APPROVED,
+        description=requisition.description,
+        lines=[
+            CommitmentLine(
+                line_key=line.line_key,
+                description=line.description,
+                project_id=requisition.project_id,
+                cost_code=line.cost_code,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_price=line.unit_price,
+                amount=line.amount,
+            )
+            for line in requisition.lines
+        ],
+    )
+
+
+def dispatch_order(tx: Transaction, hub: Hub, commitment_id: str, erp_ref: str) -> None:
+    """The ERP confirmed the order: record its ref (idempotent)."""
+    order = OrderFlow.load(tx, hub, commitment_id)
+    if order.data.get("erp_ref") == erp_ref:
+        return
+    order.dispatched(system_actor("erp", "push_purchase_order"), erp_ref)
+
+
+def record_receipt(tx: Transaction, hub: Hub, receipt: GoodsReceipt) -> None:
+    """A confirmed delivery moves its order to partly or fully received."""
+    if receipt.status is not ReceiptStatus.CONFIRMED:
+        return
+    commitment = commitment_of(tx, receipt.commitment_id)
+    order, _ = OrderFlow.start(
+        tx,
+        hub,
+        document_id=commitment.id,
+        document_ref=commitment.number,
+        actor=system_actor(receipt.origin.system, "receipt"),
+        legal_entity_id=commitment.legal_entity_id,
+        project_id=commitment.project_id,
+        data={},
+    )
+    if (
+        order.state is OrderState.AWAITING_DISPATCH
+        and commitment.origin.system != HUB_SYSTEM
+    ):
+        # An order the ERP made itself was dispatched there.
+        order.dispatched(
+            system_actor(commitment.origin.system, "order"), commitment.number
+        )
+    receipts = order.data.setdefault("receipts", [])
+    if receipt.id in receipts:
+        return
+    receipts.append(receipt.id)
+    actor = system_actor(receipt.origin.system, "receipt")
+    if receipt.final or _fully_received(tx, commitment, receipt):
+        order.received(actor, receipt)
+    else:
+        order.partly_received(actor, receipt)
+
+
+def _fully_received(
+    tx: Transaction, commitment: Commitment, latest: GoodsReceipt
+) -> bool:
+    received: dict[str, Decimal] = {}
+    for receipt in tx.list(GoodsReceipt, status=ReceiptStatus.CONFIRMED.value):
+        if receipt.commitment_id != commitment.id:
+            continue
+        for line in receipt.lines:
+            received[line.commitment_line_key] = (
+                received.get(line.commitment_line_key, Decimal(0)) + line.quantity
+            )
+    return all(
+        line.quantity is not None
+        and received.get(line.line_key, Decimal(0)) >= line.quantity
+        for line in contract_lines(tx, commitment).values()
+    )

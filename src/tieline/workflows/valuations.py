@@ -1,0 +1,317 @@
+"""Subcontract valuation to payment: claims, certificates, retention.
+
+A subcontractor's progress claim states work done to date per line. A claim
+that would take a line past its contract value (the line plus its approved
+change orders), or that names a line the subcontract does not have, is
+stopped at once and the record rejected. Otherwise it waits for a person of
+the `progress_claim` rule (step `claim_certification`), who certifies it,
+line by line, at most what was claimed. Certifying fills in the certificate:
+work previously certified per line and retention previously held (from the
+latest earlier certificate), and the subcontract's retention rate and cap,
+so the claim's own `retention_held()` and `amount_due()` give the figures.
+The subcontractor's invoice is then matched against the certified value
+(see `invoices`) and paid as any invoice.
+
+At completion (every line certified to its full contract value, no claim
+waiting), a person of the `retention_release` rule releases the retention:
+the commitment records the date, and the subcontract's workflow says who.
+
+TODO: the released retention is not sent to the ERP as a bill of its own;
+until it is, accounts payable must raise the release in Odoo by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from decimal import Decimal
+
+from tieline.errors import RecordNotFound
+from tieline.model import ClaimLine, ClaimStatus, Commitment, ProgressClaim
+from tieline.money import round_money
+from tieline.store import Transaction
+from tieline.workflows._common import (
+    commitment_of,
+    contract_lines,
+    requester,
+    route,
+    subject,
+    submitter,
+)
+from tieline.workflows._duties import check_authorised, check_decider, party
+from tieline.workflows._identity import Actor
+from tieline.workflows._machine import Hub, Machine, Spec
+from tieline.workflows._policy import DocumentType
+from tieline.workflows.invoices import latest_certificate
+
+
+class ClaimState(enum.StrEnum):
+    SUBMITTED = "submitted"
+    STOPPED = "stopped"
+    CERTIFIED = "certified"
+    REJECTED = "rejected"
+
+
+class ClaimFlow(Machine[ClaimState]):
+    """A progress claim's life: submitted, then stopped, certified or rejected."""
+
+    spec = Spec(
+        name="claim",
+        document_kind="progress_claim",
+        initial=ClaimState.SUBMITTED,
+        moves={
+            ClaimState.SUBMITTED: frozenset(
+                {ClaimState.STOPPED, ClaimState.CERTIFIED, ClaimState.REJECTED}
+            ),
+        },
+        waits={ClaimState.SUBMITTED: "claim_certification"},
+    )
+
+    def stopped(self, actor: Actor, reasons: list[str]) -> None:
+        """The claim broke a contract rule; nobody needs to certify it."""
+        self.data["stopped_because"] = reasons
+        self._move(ClaimState.STOPPED, actor, comment="; ".join(reasons))
+
+    def certified(
+        self, actor: Actor, claim: ProgressClaim, comment: str | None
+    ) -> None:
+        """A person certified the claim; the certificate's figures are kept."""
+        self.data["certified_by"] = party(actor)
+        self.data["retention_held"] = str(claim.retention_held())
+        self.data["amount_due"] = str(claim.amount_due())
+        self._move(ClaimState.CERTIFIED, actor, comment=comment)
+
+    def rejected(self, actor: Actor, comment: str | None) -> None:
+        """A person rejected the claim."""
+        self._move(ClaimState.REJECTED, actor, comment=comment)
+
+
+class SubcontractState(enum.StrEnum):
+    OPEN = "open"
+    RETENTION_RELEASED = "retention_released"
+
+
+class SubcontractFlow(Machine[SubcontractState]):
+    """A subcontract's retention: held while open, released at completion."""
+
+    spec = Spec(
+        name="subcontract",
+        document_kind="commitment",
+        initial=SubcontractState.OPEN,
+        moves={
+            SubcontractState.OPEN: frozenset({SubcontractState.RETENTION_RELEASED}),
+        },
+    )
+
+    def retention_released(
+        self, actor: Actor, amount: Decimal, comment: str | None
+    ) -> None:
+        """A person released the retention held."""
+        self.data["retention_released"] = str(amount)
+        self._move(SubcontractState.RETENTION_RELEASED, actor, comment=comment)
+
+
+def start_claim(tx: Transaction, hub: Hub, claim: ProgressClaim) -> None:
+    """Stop a claim past its contract value, or route it for certification."""
+    if claim.status is not ClaimStatus.SUBMITTED:
+        return
+    commitment = commitment_of(tx, claim.commitment_id)
+    actor = submitter(hub, claim.origin.system, claim.changed_by)
+    flow, new = ClaimFlow.start(
+        tx,
+        hub,
+        document_id=claim.id,
+        document_ref=f"{commitment.number} claim {claim.period}",
+        actor=actor,
+        legal_entity_id=commitment.legal_entity_id,
+        project_id=commitment.project_id,
+        data={"requested_by": requester(actor), "commitment_id": commitment.id},
+    )
+    if not new:
+        return
+    reasons = over_contract(tx, commitment, claim)
+    if reasons:
+        flow.stopped(actor, reasons)
+        tx.save(
+            claim.model_copy(update={"status": ClaimStatus.REJECTED}), actor=actor.id
+        )
+        return
+    found = subject(
+        tx,
+        DocumentType.PROGRESS_CLAIM,
+        legal_entity_id=commitment.legal_entity_id,
+        project_id=commitment.project_id,
+        amount=claim.certified_to_date(),
+        contract_type=commitment.commitment_type.value,
+    )
+    rule, assignees = route(flow, hub, found)
+    flow.save_data()
+    flow.wait(assignees, flow.timer(flow.state, hub.policies.owner(rule)))
+
+
+def over_contract(
+    tx: Transaction, commitment: Commitment, claim: ProgressClaim
+) -> list[str]:
+    """Why the claim breaks its contract, line by line ([] when it does not)."""
+    lines = contract_lines(tx, commitment)
+    reasons = []
+    for line in claim.lines:
+        contract = lines.get(line.commitment_line_key)
+        if contract is None:
+            reasons.append(
+                f"line {line.commitment_line_key} is not in {commitment.number}"
+            )
+        elif line.claimed_to_date > contract.amount:
+            reasons.append(
+                f"line {line.commitment_line_key} claims {line.claimed_to_date} to "
+                f"date, past its contract value {contract.amount}"
+            )
+    return reasons
+
+
+def certify_claim(
+    tx: Transaction,
+    hub: Hub,
+    claim_id: str,
+    actor: Actor,
+    comment: str | None,
+    certified: Mapping[str, Decimal] | None = None,
+) -> ProgressClaim:
+    """A person certifies a claim, at most what was claimed on each line."""
+    flow = ClaimFlow.load(tx, hub, claim_id)
+    check_decider(flow, actor)
+    claim = _claim(tx, claim_id)
+    commitment = commitment_of(tx, claim.commitment_id)
+    certificate = _certificate(tx, claim, commitment, certified or {}, flow)
+    tx.save(certificate, actor=actor.id)
+    flow.certified(actor, certificate, comment)
+    return certificate
+
+
+def _certificate(
+    tx: Transaction,
+    claim: ProgressClaim,
+    commitment: Commitment,
+    certified: Mapping[str, Decimal],
+    flow: ClaimFlow,
+) -> ProgressClaim:
+    previous = latest_certificate(tx, commitment.id)
+    if previous is not None and previous.period >= claim.period:
+        raise flow.refuse(
+            ClaimState.CERTIFIED, f"period {previous.period} is already certified"
+        )
+    before = {
+        line.commitment_line_key: line.certified_to_date or Decimal(0)
+        for line in (previous.lines if previous else [])
+    }
+    lines = []
+    for line in claim.lines:
+        amount = certified.get(line.commitment_line_key, line.claimed_to_date)
+        if amount != round_money(amount, claim.currency):
+            raise flow.refuse(
+                ClaimState.CERTIFIED,
+                f"line {line.commitment_line_key}: {amount} has more decimals than "
+                f"{claim.currency} allows",
+            )
+        if amount > line.claimed_to_date:
+            raise flow.refuse(
+                ClaimState.CERTIFIED,
+                f"line {line.commitment_line_key}: {amount} certified is more than "
+                f"{line.claimed_to_date} claimed",
+            )
+        lines.append(
+            ClaimLine(
+                commitment_line_key=line.commitment_line_key,
+                claimed_to_date=line.claimed_to_date,
+                certified_to_date=amount,
+                previously_certified=before.get(line.commitment_line_key, Decimal(0)),
+            )
+        )
+    return claim.model_copy(
+        update={
+            "status": ClaimStatus.CERTIFIED,
+            "lines": lines,
+            "retention_percent": commitment.retention_percent,
+            "retention_cap": commitment.retention_cap,
+            "previous_retention_held": previous.retention_held()
+            if previous
+            else Decimal(0),
+        }
+    )
+
+
+def reject_claim(
+    tx: Transaction, hub: Hub, claim_id: str, actor: Actor, comment: str | None
+) -> None:
+    """A person rejects a claim; nothing is certified."""
+    flow = ClaimFlow.load(tx, hub, claim_id)
+    check_decider(flow, actor)
+    flow.rejected(actor, comment)
+    claim = _claim(tx, claim_id)
+    tx.save(claim.model_copy(update={"status": ClaimStatus.REJECTED}), actor=actor.id)
+
+
+def release_retention(
+    tx: Transaction, hub: Hub, commitment_id: str, actor: Actor, comment: str | None
+) -> Decimal:
+    """Release a completed subcontract's retention; returns the amount."""
+    commitment = commitment_of(tx, commitment_id)
+    flow, _ = SubcontractFlow.start(
+        tx,
+        hub,
+        document_id=commitment.id,
+        document_ref=commitment.number,
+        actor=actor,
+        legal_entity_id=commitment.legal_entity_id,
+        project_id=commitment.project_id,
+    )
+    latest = latest_certificate(tx, commitment.id)
+    held = latest.retention_held() if latest else Decimal(0)
+    found = subject(
+        tx,
+        DocumentType.RETENTION_RELEASE,
+        legal_entity_id=commitment.legal_entity_id,
+        project_id=commitment.project_id,
+        amount=held,
+        contract_type=commitment.commitment_type.value,
+    )
+    rule = hub.policies.rule_for(found)
+    allowed = [a.person for a in hub.policies.assignees(rule, hub.clock().date())]
+    check_authorised(actor, commitment.number, allowed)
+    short = incomplete_lines(tx, commitment, latest)
+    if short:
+        raise flow.refuse(SubcontractState.RETENTION_RELEASED, "; ".join(short))
+    flow.retention_released(actor, held, comment)
+    released = commitment.model_copy(
+        update={"retention_released_on": hub.clock().date()}
+    )
+    tx.save(released, actor=actor.id)
+    return held
+
+
+def incomplete_lines(
+    tx: Transaction, commitment: Commitment, latest: ProgressClaim | None
+) -> list[str]:
+    """What keeps a subcontract from completion: uncertified value, open claims."""
+    certified = {
+        line.commitment_line_key: line.certified_to_date or Decimal(0)
+        for line in (latest.lines if latest else [])
+    }
+    short = [
+        f"line {key} is certified {certified.get(key, Decimal(0))} of {line.amount}"
+        for key, line in contract_lines(tx, commitment).items()
+        if certified.get(key, Decimal(0)) < line.amount
+    ]
+    waiting = [
+        f"claim {claim.period} waits for certification"
+        for claim in tx.list(ProgressClaim, status=ClaimStatus.SUBMITTED.value)
+        if claim.commitment_id == commitment.id
+    ]
+    return short + waiting
+
+
+def _claim(tx: Transaction, claim_id: str) -> ProgressClaim:
+    claim = tx.get(ProgressClaim, claim_id)
+    if claim is None:
+        raise RecordNotFound("progress claim", claim_id)
+    return claim
