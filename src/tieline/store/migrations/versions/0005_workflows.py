@@ -1,7 +1,7 @@
 """Workflows: instances, transitions, assignments, SLA timers, exceptions.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-05
 
 The tables mirror `tieline.workflows._tables`. Revisions 0003 and 0004 are
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
