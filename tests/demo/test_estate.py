@@ -41,8 +41,10 @@ RIV = {
     # 80,000; approved CO-SC-RIV-001-01 12,000 (CO -02 is only submitted)
     "committed": "297000.00",
     # GRN-RIV-0001 150 x 120 + 12 x 950 = 29,400; GRN-RIV-0002 250 x 120 +
-    # 8 x 950 = 37,600; GRN-RIV-0003 8 x 1,500 = 12,000
-    "received": "79000.00",
+    # 8 x 950 = 37,600; GRN-RIV-0003 8 x 1,500 = 12,000; and on the
+    # subcontract, work certified to date counts as received: SC-RIV-001/02
+    # certifies 120,000 + 20,000 + 6,000 = 146,000. 79,000 + 146,000.
+    "received": "225000.00",
     # CC-5001 29,400; CC-5002 250 x 124 + 8 x 950 = 38,600; credit note
     # CN-0412 -1,000; FPH-2201 15,000; NSF-V01 60,000 - 3,000 retention;
     # NSF-V02 86,000 - 4,300 retention. The re-sent CC-5001 (29,650) is held
@@ -99,8 +101,9 @@ RIV_LINES = {
     "02.10": ("120000.00", "0.00", "18000.00", "12000.00", "15000.00", "0.00"),
     # PO-RIV-001; both GRNs; CC-5001 + CC-5002 - CN-0412; CC-5001 paid
     "02.20": ("180000.00", "15000.00", "67000.00", "67000.00", "67000.00", "29400.00"),
-    # SC-RIV-001 + CO -01; valuations less retention; NSF-V01 paid
-    "03.10": ("250000.00", "0.00", "212000.00", "0.00", "138700.00", "57000.00"),
+    # SC-RIV-001 + CO -01; certified to date; valuations less retention;
+    # NSF-V01 paid
+    "03.10": ("250000.00", "0.00", "212000.00", "146000.00", "138700.00", "57000.00"),
 }  # fmt: skip
 
 
