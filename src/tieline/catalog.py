@@ -35,6 +35,14 @@ COMMON_ACTIONS: Final[tuple[str, ...]] = ("created", "updated")
 OTHER_EVENTS: Final[dict[str, str]] = {
     "tieline.import.completed": "an import run finished; data has its counts",
     "tieline.supplier.review_requested": "a near supplier match awaits a person",
+    "tieline.webhook_endpoint.disabled": (
+        "an outbound webhook endpoint kept failing and was disabled; data has "
+        "its id, URL host and the reason"
+    ),
+    "tieline.inbound.received": (
+        "a verified inbound webhook was accepted into the inbox; data has its "
+        "source and inbox id"
+    ),
 }
 
 
