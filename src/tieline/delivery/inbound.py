@@ -292,7 +292,8 @@ class _Pending:
     body: bytes
     content_type: str | None
     correlation_id: str
-    done: Callable[[str | None, BaseException | None], None]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[str | None]
 
 
 class GroupCommitter:
@@ -326,12 +327,10 @@ class GroupCommitter:
             self._ensure_started()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str | None] = loop.create_future()
-
-        def done(result: str | None, error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_settle, future, result, error)
-
         self._queue.put(
-            _Pending(source, key, body, content_type, current_correlation_id(), done)
+            _Pending(
+                source, key, body, content_type, current_correlation_id(), loop, future
+            )
         )
         return await future
 
@@ -347,11 +346,9 @@ class GroupCommitter:
                 ids = self._write(group)
             except Exception as err:
                 log.exception("inbound.commit_failed", count=len(group))
-                for item in group:
-                    item.done(None, err)
+                _answer(group, [None] * len(group), err)
                 continue
-            for item, inbox_id in zip(group, ids, strict=True):
-                item.done(inbox_id, None)
+            _answer(group, ids, None)
 
     def _write(self, group: list[_Pending]) -> list[str | None]:
         """Insert the group's new keys; each item's id, or None for a repeat."""
@@ -382,15 +379,29 @@ class GroupCommitter:
         return [i if i in taken else None for i in ids]
 
 
-def _settle(
-    future: asyncio.Future[str | None], result: str | None, error: BaseException | None
+def _answer(
+    group: list[_Pending], ids: list[str | None], error: BaseException | None
 ) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+    """Wake the group's waiters: one call into each event loop, not one each.
+
+    Profiled at 16 senders, a wake-up per request (a write to the loop's
+    self-pipe each) cost about a tenth of the server's time.
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    for item, inbox_id in zip(group, ids, strict=True):
+        by_loop.setdefault(item.loop, []).append((item.future, inbox_id))
+    for loop, waiters in by_loop.items():
+        loop.call_soon_threadsafe(_settle, waiters, error)
+
+
+def _settle(waiters: list[Any], error: BaseException | None) -> None:
+    for future, result in waiters:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 def _insert(tx: Transaction, table: Any) -> Any:
