@@ -20,7 +20,21 @@ Loopback only; every phase is bounded in time. Two measurements, on SQLite
 PostgreSQL: `TIELINE_BENCH_POSTGRES_URL` (default the local server, a
 scratch database is created and dropped). NATS: `TIELINE_BENCH_NATS_URL`
 (default nats://127.0.0.1:4222; streams in a private namespace, removed).
-`--profile FILE` writes a cProfile of the SQLite pipeline run to FILE.
+`--profile FILE` writes a cProfile of the SQLite pipeline run's producer
+thread to FILE; for every thread, run it under `py-spy record --idle`.
+
+TODO: the targets (5k accepts/s with p99 under 15 ms at 16 senders; 3k
+events/s end to end with lag p99 under 0.5 s) are not met. Measured on a
+shared 2-core box under a load average of 4 to 20: SQLite about 0.9-1.9k
+accepts/s (p99 17-80 ms) and 0.4-0.7k events/s end to end (lag p99 5-12 s);
+PostgreSQL with NATS about 0.9k accepts/s and 0.3k events/s. Where the time
+goes next: the API process spends about a tenth of its time in the
+correlation middleware and FastAPI's middleware stack before the mounted
+receiver, and the committer thread waits for the GIL (the 5 ms switch
+interval) while the event loop runs; the pipeline is CPU-bound in
+SQLAlchemy statement execution (per event: savepoint, inbox insert, endpoint
+select, message insert, then claim and record in the dispatcher) with the
+producer, consumer and dispatcher sharing one interpreter.
 """
 
 from __future__ import annotations
