@@ -41,6 +41,14 @@ OTHER_EVENTS: Final[dict[str, str]] = {
         "step, the due time and the exception's owner"
     ),
     "tieline.workflow.exception_resolved": "a person resolved a workflow exception",
+    "tieline.webhook_endpoint.disabled": (
+        "an outbound webhook endpoint kept failing and was disabled; data has "
+        "its id, URL host and the reason"
+    ),
+    "tieline.inbound.received": (
+        "a verified inbound webhook was accepted into the inbox; data has its "
+        "source and inbox id"
+    ),
 }
 
 

@@ -57,6 +57,12 @@ def create_app(
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(SecurityHeaders)
 
+    # Inbound webhooks: a plain ASGI app, so the raw body reaches verification
+    # untouched and the hot path skips FastAPI's request parsing.
+    from tieline.delivery import InboundReceiver
+
+    app.mount("/hooks", InboundReceiver(store))
+
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:
         """Whether the hub is up and its database answers."""

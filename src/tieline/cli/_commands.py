@@ -259,11 +259,13 @@ def serve_hub(
     settings: Settings, *, host: str, port: int, roles: frozenset[str] = ROLES
 ) -> None:
     """Serve the API and/or run the relay and workers until interrupted."""
+    from tieline.delivery import start_delivery
     from tieline.events._roles import start_backbone
 
     store = open_store(settings)
     stop = threading.Event()
     shut_down = start_backbone(store, settings, roles, stop)
+    stop_delivery = start_delivery(store, roles, stop)
     log.info("serve.started", host=host, port=port, roles=sorted(roles))
     try:
         if "api" in roles:
@@ -280,6 +282,7 @@ def serve_hub(
             _wait_for_interrupt(stop)
     finally:
         shut_down()
+        stop_delivery()
         store.close()
         log.info("serve.stopped")
 

@@ -43,13 +43,20 @@ def handle_once(
 ) -> Outcome:
     """Run `handler` for `event` unless `consumer` already handled it."""
     with store.transaction() as tx:
-        if not _claim(tx.connection, consumer, event["id"]):
-            return Outcome.DUPLICATE
-        if not _newer(tx.connection, consumer, event):
-            _mark(tx.connection, consumer, event["id"], Outcome.STALE)
-            return Outcome.STALE
-        with unit_of_work(event.get("correlationid"), causation_id=event["id"]):
-            handler(tx, event)
+        return handle_in(tx, consumer, handler, event)
+
+
+def handle_in(
+    tx: Transaction, consumer: str, handler: Handler, event: dict[str, Any]
+) -> Outcome:
+    """`handle_once` inside the caller's transaction (one of a group)."""
+    if not _claim(tx.connection, consumer, event["id"]):
+        return Outcome.DUPLICATE
+    if not _newer(tx.connection, consumer, event):
+        _mark(tx.connection, consumer, event["id"], Outcome.STALE)
+        return Outcome.STALE
+    with unit_of_work(event.get("correlationid"), causation_id=event["id"]):
+        handler(tx, event)
     return Outcome.HANDLED
 
 

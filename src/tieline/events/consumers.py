@@ -5,11 +5,24 @@ Operator's notes
 A `ConsumerWorker` runs named consumers over a bus (the SQL event log or NATS
 JetStream). For each consumer and each of its feeds it runs one loop thread:
 fetch a batch, split it into lanes by event subject (one record, one lane),
-run the lanes in parallel on a shared pool, and acknowledge the batch once
-every event in it was handled or dead-lettered. Within a lane events are
-handled one at a time, in order. Handling goes through the consumer's inbox
-(`tieline.events._inbox`), so a redelivered event is dropped and an event older
-than one already handled for its subject is recorded as stale and skipped.
+deal the lanes into groups that run in parallel on a shared pool (one group on
+SQLite, which has one writer anyway; up to `lanes` on PostgreSQL), and
+acknowledge the batch once every event in it was handled or dead-lettered.
+Within a lane events are handled one at a time, in order. Handling goes
+through the consumer's inbox (`tieline.events._inbox`), so a redelivered
+event is dropped and an event older than one already handled for its subject
+is recorded as stale and skipped.
+
+Group commit: a group handles its events in as few transactions as
+`max_hold` allows (a transaction takes more events until it has run that
+long), each event in a savepoint with its inbox row. One commit per event
+held the SQLite write lock so often that lanes spent most of their time
+waiting for `BEGIN IMMEDIATE` (profiled at about 215 events/s); grouped, a
+commit carries hundreds. An event whose handler raises rolls back to its
+savepoint alone; its lane stops there and continues, one event per
+transaction, on the retry path below. If a grouped transaction fails as a
+whole (say, on commit), its lanes go that way too; the inbox drops anything
+that had in fact been handled.
 
 A failed event is retried in its lane under the consumer's `RetryPolicy`
 (other lanes go on); a permanent error, or running out of attempts or age,
@@ -34,6 +47,10 @@ a consumer that needs strict order across workers must run in one worker (or
 on the SQL log, whose lease gives one reader per consumer). After a failed
 batch on NATS, newer events can also overtake the redelivered older ones.
 
+TODO: the lanes of one group that failed wait for their retries one after the
+other; a group with two failing records retries the second only after the
+first's retries ended (other groups, and the group's healthy lanes, go on).
+
 TODO: attempt counts live in the worker's memory: a worker that dies while an
 event waits to retry starts that event's count again elsewhere, so a failing
 event can take up to twice its policy's attempts before its dead letter.
@@ -52,12 +69,12 @@ from typing import Any
 
 from tieline.errors import RetryableError
 from tieline.events import deadletters
-from tieline.events._inbox import Handler, Outcome, handle_once
+from tieline.events._inbox import Handler, Outcome, handle_in, handle_once
 from tieline.events._log import matches
 from tieline.events.bus import Batch, Bus, Delivery, Feed, Subscription
 from tieline.logging import get_logger
 from tieline.retry import DEFAULT_RETRY, ErrorClass, RetryPolicy
-from tieline.store import Store
+from tieline.store import Store, Transaction
 
 log = get_logger(__name__)
 
@@ -118,6 +135,8 @@ class ConsumerWorker:
         batch_size: int = 200,
         fetch_timeout: float = 1.0,
         keep_alive_every: float = 5.0,
+        max_hold: float = 0.05,
+        parallel: int | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -125,6 +144,9 @@ class ConsumerWorker:
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
         self.keep_alive_every = keep_alive_every
+        self.max_hold = max_hold
+        sqlite = store.engine.dialect.name == "sqlite"
+        self.parallel = parallel or (1 if sqlite else lanes)
         self.stats = WorkerStats()
         self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="lane")
 
@@ -172,13 +194,18 @@ class ConsumerWorker:
                 stop.wait(min(5.0, 0.1 * 2**failures))
 
     def _work(self, consumer: Consumer, batch: Batch, stop: threading.Event) -> bool:
-        """Run the batch's lanes; True when every event is done with."""
+        """Run the batch's lane groups; True when every event is done with."""
         lanes: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in batch.deliveries:
-            lanes[delivery.event["subject"]].append(delivery)
+            if matches(delivery.event["type"], consumer.patterns):
+                lanes[delivery.event["subject"]].append(delivery)
+        groups: list[list[list[Delivery]]] = [[] for _ in range(self.parallel)]
+        for n, lane in enumerate(lanes.values()):
+            groups[n % self.parallel].append(lane)
         futures = [
-            self._pool.submit(self._lane, consumer, lane, stop)
-            for lane in lanes.values()
+            self._pool.submit(self._group, consumer, group, stop)
+            for group in groups
+            if group
         ]
         pending: set[Future[bool]] = set(futures)
         while pending:
@@ -194,49 +221,118 @@ class ConsumerWorker:
         wait(futures)
         return all(f.result() for f in futures)
 
-    def _lane(
-        self, consumer: Consumer, lane: list[Delivery], stop: threading.Event
+    def _group(
+        self, consumer: Consumer, lanes: list[list[Delivery]], stop: threading.Event
     ) -> bool:
-        for delivery in lane:
-            if not matches(delivery.event["type"], consumer.patterns):
-                continue
-            try:
-                self._deliver(consumer, delivery.event, stop)
-            except _Interrupted:
-                return False
+        """Handle the lanes together; then retry, one by one, where one failed."""
+        stopped = self._together(consumer, lanes)
+        try:
+            for n, (at, error) in stopped.items():
+                rest = lanes[n][at:]
+                self._deliver(consumer, rest[0].event, stop, first_error=error)
+                for delivery in rest[1:]:
+                    self._deliver(consumer, delivery.event, stop)
+        except _Interrupted:
+            return False
         return True
 
-    def _deliver(
-        self, consumer: Consumer, event: dict[str, Any], stop: threading.Event
-    ) -> None:
-        attempts: list[deadletters.Attempt] = []
-        started = time.monotonic()
-        while True:
+    def _together(
+        self, consumer: Consumer, lanes: list[list[Delivery]]
+    ) -> dict[int, tuple[int, BaseException]]:
+        """Group-commit the lanes' events; returns where each failed lane stopped."""
+        queue = [(n, i, d) for n, lane in enumerate(lanes) for i, d in enumerate(lane)]
+        stopped: dict[int, tuple[int, BaseException]] = {}
+        start = 0
+        while start < len(queue):
+            end, outcomes = start, []
             try:
-                outcome = handle_once(
-                    self.store, consumer.name, consumer.handler, event
-                )
-                self.stats.add(consumer.name, outcome.value)
-                return
+                with self.store.transaction() as tx:
+                    deadline = time.monotonic() + self.max_hold
+                    while end < len(queue) and (
+                        end == start or time.monotonic() < deadline
+                    ):
+                        n, i, delivery = queue[end]
+                        end += 1
+                        if n not in stopped:
+                            outcome = self._in_savepoint(tx, consumer, delivery, n, i)
+                            if isinstance(outcome, Outcome):
+                                outcomes.append(outcome)
+                            else:
+                                stopped[n] = outcome
             except Exception as err:
-                attempts.append(_attempt(consumer.retry, err))
-                verdict = consumer.retry.decide(
-                    err, len(attempts), time.monotonic() - started
-                )
-                _log_failure(consumer, event, err, verdict.error_class, len(attempts))
+                # The transaction failed as a whole: nothing in it was kept.
+                for n, i, _ in queue[start:end]:
+                    stopped.setdefault(n, (i, err))
+                outcomes = []
+            for outcome in outcomes:
+                self.stats.add(consumer.name, outcome.value)
+            start = end
+        return stopped
+
+    def _in_savepoint(
+        self,
+        tx: Transaction,
+        consumer: Consumer,
+        delivery: Delivery,
+        lane: int,
+        index: int,
+    ) -> Outcome | tuple[int, BaseException]:
+        """Handle one event in a savepoint; its outcome, or where its lane stops."""
+        try:
+            with tx.connection.begin_nested():
+                return handle_in(tx, consumer.name, consumer.handler, delivery.event)
+        except Exception as err:
+            return (index, err)
+
+    def _deliver(
+        self,
+        consumer: Consumer,
+        event: dict[str, Any],
+        stop: threading.Event,
+        first_error: BaseException | None = None,
+    ) -> None:
+        """Handle one event in its own transaction, retrying under the policy."""
+        attempts: list[deadletters.Attempt] = []
+        started, error = time.monotonic(), first_error
+        while True:
+            if error is None:
+                try:
+                    outcome = handle_once(
+                        self.store, consumer.name, consumer.handler, event
+                    )
+                    self.stats.add(consumer.name, outcome.value)
+                    return
+                except Exception as err:
+                    error = err
+            attempts.append(_attempt(consumer.retry, error))
+            verdict = consumer.retry.decide(
+                error, len(attempts), time.monotonic() - started
+            )
+            _log_failure(consumer, event, error, verdict.error_class, len(attempts))
+            error = None
             if verdict.give_up:
                 self._dead_letter(consumer, event, attempts, verdict.reason)
                 return
-            log.info(
-                "consumer.retry_scheduled",
-                consumer=consumer.name,
-                event_id=event["id"],
-                attempt=len(attempts),
-                delay=round(verdict.delay, 3),
-            )
-            self.stats.add(consumer.name, "retried")
-            if stop.wait(verdict.delay):
-                raise _Interrupted
+            self._wait_to_retry(consumer, event, len(attempts), verdict.delay, stop)
+
+    def _wait_to_retry(
+        self,
+        consumer: Consumer,
+        event: dict[str, Any],
+        attempt: int,
+        delay: float,
+        stop: threading.Event,
+    ) -> None:
+        log.info(
+            "consumer.retry_scheduled",
+            consumer=consumer.name,
+            event_id=event["id"],
+            attempt=attempt,
+            delay=round(delay, 3),
+        )
+        self.stats.add(consumer.name, "retried")
+        if stop.wait(delay):
+            raise _Interrupted
 
     def _dead_letter(
         self,

@@ -1,5 +1,7 @@
 """The store: SQLAlchemy 2 over SQLite (embedded default) or PostgreSQL."""
 
+# Imported for its side effect: the delivery tables join the shared metadata.
+from tieline.store import _delivery_schema  # noqa: F401
 from tieline.store._store import (
     Action,
     Change,

@@ -9,6 +9,8 @@ rather than failing midway on a lock upgrade.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,16 @@ def create_store_engine(url: str) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    # SQLite has one writer, and every transaction here starts with BEGIN
+    # IMMEDIATE. Threads of one process that wait for it inside SQLite sleep
+    # in its busy handler (1, 2, 5 ... 100 ms steps) and miss the moments the
+    # lock is free: profiled under the webhook pipeline, writers spent most of
+    # their time asleep there. A process-wide lock taken before BEGIN wakes
+    # the next writer as soon as the last one ends; other processes still meet
+    # the busy timeout. Re-entrant, so a thread nesting a second connection
+    # behaves as before (SQLite's own wait).
+    writer = threading.RLock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy's "begin" event below; the
@@ -44,4 +56,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writer.acquire()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(_connection: Any) -> None:
+        # A rollback also ends a transaction whose BEGIN failed; release
+        # only what this thread holds.
+        with contextlib.suppress(RuntimeError):
+            writer.release()

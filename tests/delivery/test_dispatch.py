@@ -1,0 +1,175 @@
+"""The dispatcher: signed sends, retries on the schedule, the attempt log,
+auto-disable with its event, the circuit breaker and the rate limit."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from tieline.delivery import (
+    BreakerPolicy,
+    RetrySchedule,
+    WebhookDispatcher,
+    attempts_of,
+    create_endpoint,
+    get_endpoint,
+)
+from tieline.store import Store
+from tieline.store._schema import outbox
+
+from .conftest import emit, fan_out, message_states, messages, run_until
+from .sink import Sink
+
+QUICK = RetrySchedule(delays=(0.05, 0.05), jitter=0.0)
+
+
+def _dispatcher(store: Store, **options: object) -> WebhookDispatcher:
+    options.setdefault("schedule", QUICK)
+    options.setdefault("poll_interval", 0.01)
+    # Failures here are on purpose: keep the breaker out of the way unless a
+    # test is about it.
+    options.setdefault("breaker", BreakerPolicy(failure_threshold=1000))
+    return WebhookDispatcher(store, **options)  # type: ignore[arg-type]
+
+
+def _delivered(store: Store, count: int) -> bool:
+    return message_states(store).get("delivered", 0) == count
+
+
+def test_every_message_arrives_signed_and_each_attempt_is_logged(
+    store: Store, sink: Sink, secret: str
+) -> None:
+    create_endpoint(store, sink.url("/ok"), secret=secret)
+    ids = emit(store, 20)
+    fan_out(store)
+
+    run_until(_dispatcher(store), lambda: _delivered(store, 20))
+
+    assert sorted(sink.seen.taken_events["/ok"]) == sorted(ids)
+    assert sink.seen.unverified == 0
+    log = attempts_of(store, messages(store)[0]["message_id"])
+    assert [(a["attempt"], a["status_code"], a["outcome"]) for a in log] == [
+        (1, 204, "delivered")
+    ]
+    assert log[0]["latency_ms"] > 0
+
+
+def test_a_500_is_retried_with_the_same_webhook_id(store: Store, secret: str) -> None:
+    with Sink(secret, lambda _p, _i, nth: "error" if nth == 1 else "ok") as sink:
+        create_endpoint(store, sink.url("/flaky"), secret=secret)
+        emit(store, 5)
+        fan_out(store)
+
+        run_until(_dispatcher(store), lambda: _delivered(store, 5))
+
+    assert all(count == 2 for count in sink.seen.tries.values())
+    assert len(sink.seen.taken["/flaky"]) == 5
+    first = messages(store)[0]
+    assert first["attempts"] == 2
+    log = attempts_of(store, first["message_id"])
+    assert [(a["status_code"], a["response_excerpt"]) for a in log] == [
+        (500, "upstream broke"),
+        (204, ""),
+    ]
+    assert log[0]["error"] == "HTTP 500"
+
+
+def test_a_hanging_receiver_times_out_and_the_retry_goes_through(
+    store: Store, secret: str
+) -> None:
+    with Sink(
+        secret, lambda _p, _i, nth: "hang" if nth == 1 else "ok", hang_for=2.0
+    ) as sink:
+        create_endpoint(store, sink.url("/slow"), secret=secret)
+        emit(store, 3)
+        fan_out(store)
+
+        run_until(_dispatcher(store, timeout=0.2), lambda: _delivered(store, 3))
+
+    log = attempts_of(store, messages(store)[0]["message_id"])
+    assert [(a["status_code"], a["error"]) for a in log] == [
+        (None, "no answer within 0.2s"),
+        (204, None),
+    ]
+
+
+def test_an_endpoint_that_keeps_failing_is_disabled_and_says_so(
+    store: Store, secret: str
+) -> None:
+    with Sink(secret, lambda _p, _i, _n: "error") as sink:
+        endpoint, _ = create_endpoint(store, sink.url("/down"), secret=secret)
+        emit(store, 1)
+        fan_out(store)
+
+        run_until(
+            _dispatcher(store, disable_after=0.0),
+            lambda: message_states(store) == {"failed": 1},
+        )
+
+    assert sink.seen.requests["/down"] == 3  # the first try and two retries
+    after = get_endpoint(store, endpoint.id)
+    assert after.status == "disabled"
+    assert after.disabled_reason is not None
+    assert "failed all 3 attempts" in after.disabled_reason
+    with store.engine.connect() as connection:
+        events = connection.execute(
+            select(outbox.c.envelope).where(
+                outbox.c.type == "tieline.webhook_endpoint.disabled"
+            )
+        ).all()
+    assert [json.loads(e.envelope)["data"]["endpoint_id"] for e in events] == [
+        endpoint.id
+    ]
+    # New events for a disabled endpoint are held, not sent and not lost.
+    emit(store, 2)
+    fan_out(store)
+    assert message_states(store) == {"failed": 1, "held": 3}
+
+
+def test_an_open_breaker_makes_work_wait_without_spending_attempts(
+    store: Store, secret: str
+) -> None:
+    with Sink(secret, lambda _p, _i, _n: "error") as sink:
+        create_endpoint(store, sink.url("/down"), secret=secret)
+        emit(store, 10)
+        fan_out(store)
+        dispatcher = _dispatcher(
+            store,
+            max_in_flight=1,
+            schedule=RetrySchedule(delays=(60.0,), jitter=0.0),
+            breaker=BreakerPolicy(failure_threshold=2, open_for=60.0),
+        )
+
+        run_until(
+            dispatcher,
+            lambda: (
+                all(m["lease_until"] is None for m in messages(store))
+                and sum(m["attempts"] for m in messages(store)) == 2
+            ),
+        )
+
+    assert sink.seen.requests["/down"] == 2
+    later = datetime.now(UTC) + timedelta(seconds=50)
+    waiting = [m for m in messages(store) if m["attempts"] == 0]
+    assert len(waiting) == 8
+    assert all(
+        m["next_attempt_at"].replace(tzinfo=UTC) > later and m["status"] == "pending"
+        for m in waiting
+    )
+
+
+def test_the_rate_limit_spaces_requests_to_one_destination(
+    store: Store, sink: Sink, secret: str
+) -> None:
+    create_endpoint(store, sink.url("/ok"), secret=secret, rate_limit=20.0)
+    emit(store, 30)
+    fan_out(store)
+    started = datetime.now(UTC)
+
+    run_until(_dispatcher(store), lambda: _delivered(store, 30))
+
+    # A burst of 20, then 10 more at 20 per second: at least half a second.
+    last = max(m["delivered_at"].replace(tzinfo=UTC) for m in messages(store))
+    assert (last - started).total_seconds() >= 0.45
