@@ -21,6 +21,11 @@ from tieline.errors import ValidationFailed
 
 ROUNDING = ROUND_HALF_UP
 
+# The largest magnitude tieline takes as an amount or quantity: below 10^15
+# (a thousand trillion). Larger values are typing or export errors, and they
+# would overflow the 28-digit decimal context once cents are added.
+MAX_MAGNITUDE = Decimal(10) ** 15
+
 # Amounts in storage and on the wire are decimal strings ("1843275.00"), never
 # JSON numbers, so no reader parses them through a float.
 DecimalStr = Annotated[
@@ -71,12 +76,19 @@ def to_decimal(value: Any) -> Decimal:
         raise ValidationFailed(f"{value!r} is not a decimal number")
     if not result.is_finite():
         raise ValidationFailed(f"{value!r} is not a finite number")
+    if abs(result) >= MAX_MAGNITUDE:
+        raise ValidationFailed(
+            f"{value!r} is too large (at most 15 digits before the point)"
+        )
     return result
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round `amount` half-up to `currency`'s minor unit: the project's one rule."""
-    return amount.quantize(_quantum(currency), rounding=ROUNDING)
+    try:
+        return amount.quantize(_quantum(currency), rounding=ROUNDING)
+    except InvalidOperation as err:
+        raise ValidationFailed(f"{amount} is too large to be an amount") from err
 
 
 def format_money(amount: Decimal, currency: str) -> str:

@@ -37,7 +37,7 @@ def format_decimal(value: Decimal, mark: str, grouping: str, negative: str) -> s
 
 decimals = st.builds(
     lambda digits, places: Decimal(digits).scaleb(-places),
-    st.integers(min_value=-(10**15), max_value=10**15),
+    st.integers(min_value=-(10**15) + 1, max_value=10**15 - 1),
     st.integers(min_value=0, max_value=6),
 )
 
@@ -68,6 +68,11 @@ class TestParseDecimal:
         self, text: str, mark: str, expected: str
     ) -> None:
         assert parse_decimal(text, decimal_mark=mark) == Decimal(expected)
+
+    @pytest.mark.parametrize("text", ["99999999999999999999999999999999.0", "1E+20"])
+    def test_refuses_a_number_too_large_to_be_an_amount(self, text: str) -> None:
+        with pytest.raises(CellError, match="too large"):
+            parse_decimal(text)
 
     def test_keeps_the_scale_written(self) -> None:
         assert str(parse_decimal("1.234,50", decimal_mark=",")) == "1234.50"

@@ -64,3 +64,10 @@ def test_rounding_is_idempotent_and_within_half_a_cent(amount: Decimal) -> None:
 
     assert round_money(rounded, "USD") == rounded
     assert abs(rounded - amount) <= Decimal("0.005")
+
+
+def test_an_absurdly_large_amount_is_refused_not_overflowed() -> None:
+    with pytest.raises(ValidationFailed, match="too large"):
+        to_decimal("99999999999999999999999999999999.0")
+    with pytest.raises(ValidationFailed, match="too large"):
+        round_money(Decimal("9" * 30), "USD")

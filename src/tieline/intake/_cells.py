@@ -31,6 +31,7 @@ from typing import Any
 from openpyxl.utils.datetime import from_excel
 
 from tieline.intake.profile import ColumnSpec
+from tieline.money import MAX_MAGNITUDE
 
 # Grouping marks that can never be a decimal mark.
 _GROUPING = " \u00a0\u202f'\u2019"
@@ -144,7 +145,7 @@ def parse_decimal(
     separator ("" for none) replaces it. Spaces and apostrophes always group.
     """
     try:
-        return _parse_decimal(text, decimal_mark, thousands)
+        number = _parse_decimal(text, decimal_mark, thousands)
     except CellError:
         other = "," if decimal_mark == "." else "."
         if _parses(text, other):
@@ -154,6 +155,9 @@ def parse_decimal(
                 f"{_MARK_NAMES[decimal_mark]} (set decimal in the profile)"
             ) from None
         raise
+    if abs(number) >= MAX_MAGNITUDE:
+        raise CellError(f"{text!r} is too large (at most 15 digits before the point)")
+    return number
 
 
 def _parses(text: str, decimal_mark: str) -> bool:
