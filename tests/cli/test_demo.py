@@ -29,11 +29,11 @@ def test_the_demo_imports_the_estate_and_prints_the_report(tmp_path: Path) -> No
 
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "import demo-estate: 77 rows read" in out
-    assert "created 50, updated 7, unchanged 0, rejected 0, flagged 0" in out
-    assert "import ubl: 10 rows read" in out
-    assert "created 10, updated 0, unchanged 0, rejected 0, flagged 4" in out
-    assert "import demo-payments: 4 rows read" in out
+    assert "import demo-estate: rows read 77, rejected 0, flagged 0" in out
+    assert "records created 50, updated 7, unchanged 0" in out
+    assert "import ubl: rows read 10, rejected 0, flagged 4" in out
+    assert "records created 10, updated 0, unchanged 0" in out
+    assert "import demo-payments: rows read 4, rejected 0, flagged 0" in out
     # Each run says where its run folder is, and it is there.
     folders = [
         line.split("run folder: ")[1]
@@ -89,9 +89,9 @@ def test_running_the_demo_twice_changes_nothing_the_second_time(
         line.strip() for line in second.stdout.splitlines() if "created" in line
     ]
     assert summaries == [
-        "created 0, updated 0, unchanged 44, rejected 0, flagged 0",
-        "created 0, updated 0, unchanged 10, rejected 0, flagged 4",
-        "created 0, updated 0, unchanged 4, rejected 0, flagged 0",
+        "records created 0, updated 0, unchanged 44",
+        "records created 0, updated 0, unchanged 10",
+        "records created 0, updated 0, unchanged 4",
     ]
     report_after = _run(data_dir, "report", "cost", "--format", "json").stdout
     assert json.loads(report_after) == json.loads(report_before)
@@ -168,5 +168,5 @@ def test_the_demo_on_the_shared_data_prints_each_run(
     for profile in ("masterformat", "port-of-portland", "ubl"):
         assert f"import {profile}: " in out
     assert out.count("run folder: ") == 3
-    assert "import ubl: 12 rows read" in out
+    assert "import ubl: rows read 12," in out
     assert "Unmatched invoices waiting for a person (8)" in out

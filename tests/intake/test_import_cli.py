@@ -128,8 +128,8 @@ def test_a_clean_export_exits_0_with_every_row_stored(
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:2] == [
-        "import harbour-wbs: 4 rows read",
-        "  created 4, updated 0, unchanged 0, rejected 0, flagged 0",
+        "import harbour-wbs: rows read 4, rejected 0, flagged 0",
+        "  records created 4, updated 0, unchanged 0",
     ]
     assert codes(store) == {"1": None, "1.1": "1", "1.1.1": "1.1", "2": None}
     folder = run_folder(result)
@@ -146,9 +146,8 @@ def test_broken_rows_exit_2_with_a_reject_report_and_good_rows_stored(
 
     # Then the run exits 2, having stored the good rows once each
     assert result.exit_code == 2, result.output
-    assert "  created 3, updated 0, unchanged 0, rejected 5, flagged 0" in (
-        result.stdout
-    )
+    assert "  records created 3, updated 0, unchanged 0" in result.stdout
+    assert "rejected 5, flagged 0" in result.stdout
     assert codes(store) == {"1": None, "1.1": "1", "1.5": "1"}
 
     # and rejects.csv names the file, row, field and reason of each bad row
@@ -187,8 +186,8 @@ def test_a_dry_run_reports_but_stores_nothing(
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:2] == [
-        "dry run (nothing stored) harbour-wbs: 4 rows read",
-        "  created 4, updated 0, unchanged 0, rejected 0, flagged 0",
+        "dry run (nothing stored) harbour-wbs: rows read 4, rejected 0, flagged 0",
+        "  records created 4, updated 0, unchanged 0",
     ]
     assert snapshot(store) == ([], [])
 
@@ -206,9 +205,8 @@ def test_the_same_import_twice_changes_nothing_the_second_time(
 
     # Then every good row is unchanged and no record or event was written
     assert again.exit_code == 2
-    assert "  created 0, updated 0, unchanged 3, rejected 5, flagged 0" in (
-        again.stdout
-    )
+    assert "  records created 0, updated 0, unchanged 3" in again.stdout
+    assert "rejected 5, flagged 0" in again.stdout
     assert snapshot(store) == before
     assert len(before[1]) == 3 + 1  # one per record, one for the import
 
@@ -222,7 +220,7 @@ def test_a_changed_row_is_one_update_and_one_event(
     changed = GOOD.replace("Earthworks", "Earthworks and grading")
     result = tieline(env, "import", profile, export(tmp_path, changed))
 
-    assert "  created 0, updated 1, unchanged 3" in result.stdout
+    assert "  records created 0, updated 1, unchanged 3" in result.stdout
     _, events = snapshot(store)
     new = [json.loads(e["envelope"]) for e in events[len(events_before) :]]
     assert [e["type"] for e in new] == [
@@ -337,8 +335,8 @@ def test_a_shipped_profile_is_named_on_the_command_line(
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:2] == [
-        "import masterformat: 8774 rows read",
-        "  created 8774, updated 0, unchanged 0, rejected 0, flagged 0",
+        "import masterformat: rows read 8774, rejected 0, flagged 0",
+        "  records created 8774, updated 0, unchanged 0",
     ]
     with store.transaction() as tx:
         assert tx.count(CostCode) == 8774

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from tieline.errors import TielineError
 from tieline.logging import configure_logging
@@ -125,7 +126,9 @@ def import_(
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to bind.", min=1, max=65535)
+    ] = None,
     role: Annotated[
         list[str] | None,
         typer.Option(help="api, worker, relay or all (repeatable; default all)."),
@@ -244,9 +247,38 @@ register_commands(app)
 
 
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line."""
+    """Entry point: run the app, turning user errors into one line.
+
+    Exit codes: 0 done; 1 failed (a user error, a usage error, an unreachable
+    database, a folder that cannot be written); 2 only from `import`, when
+    some rows were rejected. Click's own usage errors would exit 2, which a
+    script would take for "rows rejected", so they exit 1 here.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.TyperException as err:
+        # Usage errors, and `tieline` alone, which shows the help: typer's
+        # exceptions know how to print themselves.
+        show = getattr(err, "show", None)
+        if callable(show):
+            show()
+        code = 0 if type(err).__name__ == "NoArgsIsHelpError" else 1
+    except typer.Abort:
+        code = 130
     except TielineError as err:
         _print_error(err)
-        sys.exit(1)
+        code = 1
+    except (OSError, SQLAlchemyError) as err:
+        _print_error(_environment_error(err))
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _environment_error(err: OSError | SQLAlchemyError) -> str:
+    """One line for a fault of the machine or the database, not of tieline."""
+    if isinstance(err, OSError):
+        where = f": {err.filename}" if err.filename else ""
+        return f"{err.strerror or err.__class__.__name__}{where}"
+    cause = getattr(err, "orig", None) or err
+    first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"the database refused: {first_line or err.__class__.__name__}"

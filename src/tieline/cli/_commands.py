@@ -115,10 +115,16 @@ def print_run_report(report: RunReport, console: Console) -> None:
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    say(f"{title} {report.profile}: {summary['read']} rows read")
+    # Rows are what the files held; records are what the store holds (one
+    # order is many rows; one row may touch a project and a supplier).
     say(
-        "  created {created}, updated {updated}, unchanged {unchanged}, "
-        "rejected {rejected}, flagged {flagged}".format(**summary)
+        "{title} {profile}: rows read {read}, rejected {rejected}, flagged "
+        "{flagged}".format(title=title, **summary)
+    )
+    say(
+        "  records created {created}, updated {updated}, unchanged {unchanged}".format(
+            **summary
+        )
     )
     for note in report.notes:
         say(f"  note: {note}")
@@ -269,15 +275,7 @@ def serve_hub(
     log.info("serve.started", host=host, port=port, roles=sorted(roles))
     try:
         if "api" in roles:
-            uvicorn.run(
-                create_app(store, settings=settings),
-                host=host,
-                port=port,
-                log_config=None,
-                # HTTPS when given a certificate and key; plain HTTP otherwise.
-                ssl_certfile=settings.tls_cert_file,
-                ssl_keyfile=settings.tls_key_file,
-            )
+            _run_api(store, settings, host, port)
         else:
             _wait_for_interrupt(stop)
     finally:
@@ -374,6 +372,27 @@ def _evidence_line(label: str, side: dict[str, object]) -> Text:
         f"  {label}  {side['name']}  (normalised {side['normalised']}; "
         f"legal form {form}; tax id {side.get('tax_id') or '-'})"
     )
+
+
+def _run_api(store: Store, settings: Settings, host: str, port: int) -> None:
+    try:
+        uvicorn.run(
+            create_app(store, settings=settings),
+            host=host,
+            port=port,
+            log_config=None,
+            # HTTPS when given a certificate and key; plain HTTP otherwise.
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
+        )
+    except SystemExit as err:
+        # uvicorn exits (code 1 or 3) when it cannot bind; the reason is in
+        # its log line just above.
+        if err.code not in (0, None):
+            raise CommandError(
+                f"could not serve on {host}:{port} (address in use or not "
+                "this machine's; see the log line above)"
+            ) from err
 
 
 def _wait_for_interrupt(stop: threading.Event) -> None:

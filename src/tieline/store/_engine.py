@@ -17,10 +17,20 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from tieline.errors import ConfigurationError
+
+SUPPORTED_BACKENDS = frozenset({"sqlite", "postgresql"})
+
 
 def create_store_engine(url: str) -> Engine:
     """An engine for `url`, with SQLite's pragmas set on every connection."""
     parsed = make_url(url)
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigurationError(
+            f"tieline stores its records in SQLite or PostgreSQL, not "
+            f"{parsed.get_backend_name()!r}: set TIELINE_DATABASE_URL to a "
+            "sqlite:/// or postgresql:// URL"
+        )
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, future=True)
 
