@@ -162,3 +162,29 @@ def test_a_profile_without_a_field_the_builder_needs_fails_the_run(
         "profile thin: table budgets lacks the field(s) cost_code, amount that "
         "the estate builder needs"
     )
+
+
+def test_a_bad_budget_line_is_named_and_its_siblings_say_why_they_stayed_out(
+    store: Store, export: Path, tmp_path: Path
+) -> None:
+    # Given a budget whose third line is finer than a penny
+    _replace(
+        export / "budgets.csv",
+        "RIV,02.20,Concrete foundations,180000.00,approved",
+        "RIV,02.20,Concrete foundations,180000.005,approved",
+    )
+
+    report = _import(store, export, tmp_path)
+
+    # Then the budget stays out whole; the faulty row names its field, and the
+    # other rows of that budget point at it instead of taking its blame
+    rejects = [r for r in _issues(report, "rejects.csv") if r[0] == "budgets.csv"]
+    faulty = [r for r in rejects if r[2] == "amount"]
+    siblings = [r for r in rejects if r[2] == ""]
+    assert [r[1] for r in faulty] == ["4"]
+    assert "round it first" in faulty[0][3]
+    assert len(siblings) == 3
+    assert all(
+        r[3].startswith("kept out with its document: budgets.csv row 4, amount:")
+        for r in siblings
+    )

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from tieline.errors import ValidationFailed
 from tieline.model import (
+    BudgetLine,
     ClaimLine,
     Commitment,
     CommitmentLine,
@@ -113,3 +114,19 @@ def test_a_claim_holds_retention_at_the_rate_up_to_the_cap() -> None:
     # 5% of 36,000 is 1,800, capped at 1,500; this period adds 500 retention.
     assert claim.retention_held() == Decimal("1500.00")
     assert claim.amount_due() == Decimal("15500.00")
+
+
+def test_an_ordered_quantity_may_not_be_negative() -> None:
+    with pytest.raises(ValidationError, match="quantity"):
+        CommitmentLine(
+            line_key="1",
+            project_id="p",
+            cost_code="c",
+            quantity=Decimal(-3),
+            amount=Decimal(0),
+        )
+
+
+def test_an_original_budget_line_may_not_be_negative() -> None:
+    with pytest.raises(ValidationError, match="amount"):
+        BudgetLine(line_key="1", cost_code="c", amount=Decimal("-5000.00"))

@@ -8,7 +8,7 @@ from typing import ClassVar, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tieline.model._base import CanonicalRecord, check_rounded
-from tieline.model._types import Amount, CurrencyCode, Quantity
+from tieline.model._types import Amount, CurrencyCode, NonNegative
 
 
 class BudgetStatus(enum.StrEnum):
@@ -24,9 +24,10 @@ class BudgetLine(BaseModel):
     line_key: str = Field(min_length=1)
     cost_code: str = Field(min_length=1)
     description: str = ""
-    quantity: Quantity | None = None
+    quantity: NonNegative | None = None
     unit: str | None = None
-    amount: Amount
+    # An original budget line is never negative; cuts are budget revisions.
+    amount: NonNegative
 
 
 class Budget(CanonicalRecord):

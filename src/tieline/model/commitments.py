@@ -39,7 +39,8 @@ class CommitmentLine(BaseModel):
     description: str = ""
     project_id: str
     cost_code: str = Field(min_length=1)
-    quantity: Quantity | None = None
+    # An ordered quantity is never negative; a reduction is a change order.
+    quantity: NonNegative | None = None
     unit: str | None = None
     unit_price: Amount | None = None
     amount: Amount

@@ -12,6 +12,7 @@ out together: a bad row rejects its whole group, each row with the reason.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -99,12 +100,15 @@ class Estate:
             system = self.option("cost_code_system")
             raise RowProblem(field, f"cost code {code!r} is not in {system}")
 
-    def save(self, rows: list[Row], build: Any) -> CanonicalRecord | None:
+    def save(
+        self, rows: list[Row], build: Any, *, line_rows: list[Row] | None = None
+    ) -> CanonicalRecord | None:
         """Build a record from `rows` and save it, or reject every row of them.
 
         `build` is called with no argument and returns the record; a
         RowProblem, a ValidationFailed or a pydantic error it raises rejects
-        the rows with the field and the reason.
+        the rows with the field and the reason. `line_rows` are the rows the
+        record's `lines` are built from, in order (all of `rows` unless said).
         """
         try:
             record: CanonicalRecord = build()
@@ -112,16 +116,50 @@ class Estate:
             self.reject(rows, err.field, err.reason)
             return None
         except (ValidationError, ValidationFailed) as err:
-            self.reject(rows, *describe_invalid(err))
+            self.reject(rows, *describe_invalid(err), line_rows=line_rows)
             return None
         self.context.save(record)
         self.context.advance(len(rows))
         return record
 
-    def reject(self, rows: list[Row], field: str, reason: str) -> None:
-        """Keep every row of a group out, with the reason."""
+    def reject(
+        self,
+        rows: list[Row],
+        field: str,
+        reason: str,
+        *,
+        line_rows: list[Row] | None = None,
+    ) -> None:
+        """Keep every row of a document out: the row at fault with its reason.
+
+        A document (a budget, an order with its lines) goes in whole or not
+        at all, so that no half order reaches Odoo. Where the fault is one
+        line's (`lines[3].amount`), that row carries the field and reason and
+        its sibling rows say they were kept out with it.
+        """
+        culprit, field = _culprit(rows if line_rows is None else line_rows, field)
         for row in rows:
-            self.context.reject_row(row, field, reason)
+            if culprit is None or row is culprit:
+                self.context.reject_row(row, field, reason)
+            else:
+                self.context.reject_row(
+                    row,
+                    "",
+                    f"kept out with its document: {culprit.file} row "
+                    f"{culprit.number}, {field}: {reason}",
+                )
+
+
+_LINE_FIELD = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
+
+
+def _culprit(rows: list[Row], field: str) -> tuple[Row | None, str]:
+    """The row a `lines[i].field` error points at, and the bare field name."""
+    match = _LINE_FIELD.match(field)
+    if match is None or len(rows) < 2:
+        return None, field
+    index = int(match.group(1))
+    return (rows[index], match.group(2)) if index < len(rows) else (None, field)
 
 
 def grouped(table: Table | None, key: str) -> Iterator[tuple[str, list[Row]]]:

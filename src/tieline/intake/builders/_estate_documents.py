@@ -83,7 +83,7 @@ def build_commitments(estate: Estate, table: Table) -> None:
                 lines=[_commitment_line(estate, row) for row in order_lines],
             )
 
-        if estate.save([*rows, *order_lines], build) is not None:
+        if estate.save([*rows, *order_lines], build, line_rows=order_lines) is not None:
             _flag_line_arithmetic(estate, order_lines)
 
 
