@@ -340,3 +340,16 @@ def test_a_shipped_profile_is_named_on_the_command_line(
     ]
     with store.transaction() as tx:
         assert tx.count(CostCode) == 8774
+
+
+def test_import_help_names_every_shipped_profile() -> None:
+    from typer.testing import CliRunner
+
+    from tieline.cli import app
+    from tieline.intake import shipped_profiles
+
+    result = CliRunner().invoke(app, ["import", "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    for name in shipped_profiles():
+        assert name in result.stdout

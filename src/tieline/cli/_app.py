@@ -93,7 +93,11 @@ def init() -> None:
 @app.command("import")
 def import_(
     profile: Annotated[
-        str, typer.Argument(help="A shipped profile's name or a profile file.")
+        str,
+        typer.Argument(
+            help="A shipped profile (port-of-portland, masterformat, ubl, "
+            "demo-estate, demo-payments) or a profile .toml file."
+        ),
     ],
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to import.")],
     dry_run: Annotated[
