@@ -42,9 +42,13 @@ class People:
         self.idp = idp
 
     def person(
-        self, name: str, *roles: Role, supplier: str | None = None
+        self,
+        name: str,
+        *roles: Role,
+        supplier: str | None = None,
+        entity: str = "*",
     ) -> dict[str, str]:
-        """Bearer headers of a person named `name` holding `roles` everywhere."""
+        """Bearer headers of a person named `name` holding `roles` in `entity`."""
         with self.store.transaction() as tx:
             identity = create_identity(
                 tx.connection,
@@ -58,7 +62,7 @@ class People:
                     tx.connection,
                     identity,
                     role,
-                    legal_entity_id="*",
+                    legal_entity_id=entity,
                     supplier_id=supplier,
                     granted_by="tests",
                 )
@@ -228,3 +232,12 @@ def test_an_unknown_document_or_the_wrong_workflow_is_not_found(
     )
     wrong = people.client.get("/v1/documents/invoice/REQ-5/history", headers=pat)
     assert (missing.status_code, wrong.status_code) == (404, 404)
+
+
+def test_a_document_of_another_legal_entity_is_not_found(people: People) -> None:
+    # pm.pat is assigned by the policy, but holds their role in another entity
+    pat = people.person("pm.pat", Role.PROJECT_CONTROLLER, entity="other-entity")
+    approve = people.client.post(APPROVE, headers=pat)
+    history = people.client.get(HISTORY, headers=pat)
+    assert (approve.status_code, history.status_code) == (404, 404)
+    assert people.refusals() == ["requisition:REQ-5", "requisition:REQ-5"]

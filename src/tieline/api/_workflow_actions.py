@@ -10,10 +10,11 @@ refused with 403, naming the identity.
 
 Deciding (approve, reject) and reading one's tasks need a person (never a
 service identity: segregation of duties, answered 403 with that reason)
-holding a deciding role; the workflow's policy then says whether this
-person may decide this document. History is readable by those roles, the
-integration operator and the auditor. Partners and new identities are
-refused everything.
+holding a deciding role in the document's legal entity (or every one); a
+document outside the caller's entities is answered 404. The workflow's
+policy then says whether this person may decide this document. History is
+readable by those roles, the integration operator and the auditor. Partners
+and new identities are refused everything.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._problems import Problem, problem_responses
 from tieline.errors import ConfigurationError, RecordNotFound
 from tieline.governance.identities import IdentityKind, Principal
-from tieline.governance.roles import Role, Scope
+from tieline.governance.roles import ALL_ENTITIES, Role, Scope
 from tieline.workflows import (
     DutiesNotSegregated,
     Hub,
@@ -212,11 +213,44 @@ def list_tasks(request: Request, caller: Caller) -> TaskList:
     )
 
 
-def _document(context: ApiContext, workflow: str, document: str) -> None:
+def _document(
+    context: ApiContext,
+    request: Request,
+    caller: Principal,
+    workflow: str,
+    document: str,
+    *,
+    decide: bool,
+) -> None:
+    """404 unless the document exists in `workflow` in an entity the caller reaches.
+
+    A document outside the caller's legal entities is answered 404 like a
+    missing one (and audited), so its existence does not leak.
+    """
     with context.store.engine.connect() as connection:
-        found = instances_of(connection, document)
-    if not any(instance.workflow == workflow for instance in found):
-        raise Problem(404, f"no {workflow.replace('_', ' ')} {document}")
+        found = [
+            i for i in instances_of(connection, document) if i.workflow == workflow
+        ]
+    missing = Problem(404, f"no {workflow.replace('_', ' ')} {document}")
+    if not found:
+        raise missing
+    roles = DECIDERS if decide else READERS
+    if not any(_reaches(caller, roles, i.legal_entity_id) for i in found):
+        raise refuse(
+            context,
+            request,
+            caller,
+            missing,
+            target=f"{workflow}:{document}",
+            wanted="decide" if decide else "read",
+        )
+
+
+def _reaches(caller: Principal, roles: frozenset[Role], entity: str | None) -> bool:
+    return any(
+        grant.role in roles and grant.legal_entity_id in (ALL_ENTITIES, entity)
+        for grant in caller.grants
+    )
 
 
 def _decide(
@@ -232,7 +266,7 @@ def _decide(
     _require(context, request, caller, decide=True, target=target)
     hub = workflow_hub(request)
     person = _person(context, request, caller, hub, target)
-    _document(context, workflow, document)
+    _document(context, request, caller, workflow, document, decide=True)
     decide = approve if verdict == "approved" else reject
     try:
         result = decide(context.store, hub, document, person, comment)
@@ -306,6 +340,7 @@ def document_history(
     context = api_context(request)
     target = f"{workflow}:{document_id}"
     _require(context, request, caller, decide=False, target=target)
+    _document(context, request, caller, workflow, document_id, decide=False)
     try:
         entries = history(context.store, document_id)
     except RecordNotFound as err:
