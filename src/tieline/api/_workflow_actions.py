@@ -190,7 +190,12 @@ def _person(
     responses=problem_responses(401, 403, 409, 429),
 )
 def list_tasks(request: Request, caller: Caller) -> TaskList:
-    """The caller's assignments and the exceptions they own."""
+    """The caller's assignments and the exceptions they own.
+
+    TODO: tasks are listed as the workflow policy assigned them, whatever
+    legal entities the caller's grants cover; a person assigned in an entity
+    they hold no role in sees the task's reference here but gets 404 on it.
+    """
     context = api_context(request)
     _require(context, request, caller, decide=True, target="tasks")
     hub = workflow_hub(request)
