@@ -30,8 +30,9 @@ from tieline.settings import Settings
 from tieline.store import Store
 
 EXAMPLES_PER_OPERATION = 15
-# 13 kinds x 4 routes, 12 governance routes, /health.
-OPERATIONS = 13 * 4 + 12 + 1
+# 13 kinds x 4 routes, 12 governance routes, /health; events 2, dead letters
+# 4, webhook endpoints 7, workflow actions 4.
+OPERATIONS = 13 * 4 + 12 + 1 + 2 + 4 + 7 + 4
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -138,6 +138,31 @@ def _run(
         headers=bearer,
     )
 
+    # A webhook endpoint: its secret shown at creation and at rotation only.
+    hook = call(
+        "POST",
+        "/v1/webhook-endpoints",
+        json={"url": "https://erp.example.test/in"},
+        headers=admin,
+        shows_secret=True,
+    ).json()
+    secrets.append(hook["secret"])
+    hook_path = f"/v1/webhook-endpoints/{hook['id']}"
+    fresh = call(
+        "POST", f"{hook_path}/rotate-secret", headers=admin, shows_secret=True
+    ).json()
+    secrets.append(fresh["secret"])
+    call("GET", "/v1/webhook-endpoints", headers=admin)
+    tag = call("GET", hook_path, headers=admin).headers["ETag"]
+    call(
+        "PATCH",
+        hook_path,
+        json={"description": "ERP"},
+        headers={**admin, "If-Match": tag},
+    )
+    call("POST", f"{hook_path}/disable", json={"reason": "test"}, headers=admin)
+    call("POST", f"{hook_path}/enable", headers=admin)
+
     # A crash whose exception quotes a database password.
     from tieline.governance.scope import ScopeResolver
 

@@ -1,7 +1,8 @@
 """The FastAPI application: health, the canonical records, governance.
 
-Routes over workflows and the backbone are added by their own issues; this
-module is the one place they are assembled. Middleware, outermost first:
+Routes over the backbone (events, dead letters, webhook endpoints) and the
+workflows' actions live in their own modules; this module is the one place
+they are assembled. Middleware, outermost first:
 security headers, correlation ids, the last-resort 500 handler, the body
 size limit; then FastAPI, whose handlers turn every error into RFC 9457
 problem details.
@@ -19,11 +20,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tieline import __version__
 from tieline.api import _problems as problems
 from tieline.api._auth import ApiContext
+from tieline.api._backbone import router as backbone_router
 from tieline.api._correlation import CorrelationMiddleware
 from tieline.api._governance import router as governance_router
 from tieline.api._middleware import BodyLimit, LastResort, SecurityHeaders
 from tieline.api._ratelimit import RateLimiter
 from tieline.api._records import records_router
+from tieline.api._webhooks import router as webhooks_router
+from tieline.api._workflow_actions import router as workflow_router
 from tieline.errors import ValidationFailed
 from tieline.governance.runtime import Governance, build_governance
 from tieline.governance.tokens import OidcVerifier, TokenIssuer
@@ -72,6 +76,9 @@ def create_app(
 
     app.include_router(records_router())
     app.include_router(governance_router)
+    app.include_router(backbone_router)
+    app.include_router(webhooks_router)
+    app.include_router(workflow_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

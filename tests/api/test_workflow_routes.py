@@ -1,0 +1,247 @@
+"""Workflow actions over the API: tasks, approve, reject, history, by role.
+
+People sign in with their identity provider's token; their tieline identity
+is named after their workflow identity (`pm.pat`), which is how the API maps
+a caller to a workflow person. The estate and policy are the workflow tests'
+(site.sam requests from Procore, pm.pat approves small requisitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tieline.api import create_app
+from tieline.governance import IdentityKind, Role, create_identity, grant_role
+from tieline.governance._schema import audit_log
+from tieline.governance.identities import issue_api_key
+from tieline.governance.roles import ALL_SCOPES
+from tieline.settings import Settings
+from tieline.store import Store
+
+from ..workflows.conftest import Flow, build_estate
+from .test_authentication import AUDIENCE, ISSUER, _person_token, idp
+
+__all__ = ["idp"]
+
+APPROVE = "/v1/documents/requisition/REQ-5/approve"
+HISTORY = "/v1/documents/requisition/REQ-5/history"
+
+
+class People:
+    """An API with people and services made on demand."""
+
+    def __init__(self, store: Store, client: TestClient, idp: dict[str, Any]) -> None:
+        self.store = store
+        self.client = client
+        self.idp = idp
+
+    def person(
+        self,
+        name: str,
+        *roles: Role,
+        supplier: str | None = None,
+        entity: str = "*",
+    ) -> dict[str, str]:
+        """Bearer headers of a person named `name` holding `roles` in `entity`."""
+        with self.store.transaction() as tx:
+            identity = create_identity(
+                tx.connection,
+                IdentityKind.HUMAN,
+                name,
+                issuer=ISSUER,
+                subject=f"sub-{name}",
+            )
+            for role in roles:
+                grant_role(
+                    tx.connection,
+                    identity,
+                    role,
+                    legal_entity_id=entity,
+                    supplier_id=supplier,
+                    granted_by="tests",
+                )
+        token = _person_token(self.idp, f"sub-{name}")
+        return {"Authorization": f"Bearer {token}"}
+
+    def service(self, name: str, *roles: Role) -> dict[str, str]:
+        """API-key headers of a service identity holding `roles` everywhere."""
+        with self.store.transaction() as tx:
+            identity = create_identity(tx.connection, IdentityKind.SERVICE, name)
+            for role in roles:
+                grant_role(
+                    tx.connection,
+                    identity,
+                    role,
+                    legal_entity_id="*",
+                    granted_by="tests",
+                )
+            key = issue_api_key(
+                tx.connection, identity, scopes=[s.value for s in ALL_SCOPES]
+            )
+        return {"X-API-Key": key.token}
+
+    def refusals(self) -> list[str]:
+        """The targets of audited permission refusals, in order."""
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(
+                select(audit_log.c.target, audit_log.c.details)
+                .where(audit_log.c.action == "permission.refused")
+                .order_by(audit_log.c.seq)
+            )
+            return [row.target for row in rows]
+
+
+@pytest.fixture
+def flow(store: Store) -> Flow:
+    """The workflow estate, with REQ-5 (450.00) waiting for pm.pat."""
+    built = build_estate(store)
+    built.save(built.requisition("REQ-5", ("1", "03 30 00", "10", "45.00")))
+    built.save(built.requisition("REQ-6", ("1", "03 30 00", "2", "45.00")))
+    built.drive()
+    return built
+
+
+@pytest.fixture
+def people(
+    store: Store, flow: Flow, tmp_path: Path, idp: dict[str, Any]
+) -> Iterator[People]:
+    """The API over the flow's store, accepting the test provider's tokens."""
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        oidc_issuer=ISSUER,
+        oidc_audience=AUDIENCE,
+        oidc_jwks=str(idp["jwks"]),
+    )
+    app = create_app(store, settings=settings)
+    app.state.workflow_hub = flow.hub
+    with TestClient(app) as client:
+        yield People(store, client, idp)
+
+
+def test_the_assigned_person_sees_the_task_and_approves_it(people: People) -> None:
+    pat = people.person("pm.pat", Role.PROJECT_CONTROLLER)
+
+    tasks = people.client.get("/v1/tasks", headers=pat)
+    assert tasks.status_code == 200
+    assert tasks.json()["person"] == "pm.pat"
+    # Both arrived at the same instant on the test's clock, so in either order.
+    assert sorted(t["document_ref"] for t in tasks.json()["items"]) == [
+        "REQ-5",
+        "REQ-6",
+    ]
+
+    answer = people.client.post(APPROVE, headers=pat, json={"comment": "fine"})
+    assert answer.status_code == 200
+    assert answer.json() == {"result": "REQ-5: approved"}
+    history = people.client.get(HISTORY, headers=pat).json()["items"]
+    assert [(h["to_state"], h["actor"], h["comment"]) for h in history] == [
+        ("submitted", "site.sam", None),
+        ("approved", "pm.pat", "fine"),
+        # Approval raises the purchase order in the same step.
+        ("ordered", "pm.pat", "PO-REQ-5"),
+    ]
+    left = people.client.get("/v1/tasks", headers=pat).json()["items"]
+    assert [t["document_ref"] for t in left] == ["REQ-6"]
+
+
+def test_a_service_identity_can_never_approve(people: People) -> None:
+    bot = people.service("svc.procore", Role.ADMIN)
+    answer = people.client.post(APPROVE, headers=bot)
+    assert answer.status_code == 403
+    body = answer.json()
+    assert body["type"] == "urn:tieline:problem:segregation-of-duties"
+    assert body["detail"] == (
+        "segregation of duties: service:svc.procore is a service identity; only "
+        "a person can decide a workflow document"
+    )
+    assert people.refusals() == ["requisition:REQ-5"]
+
+
+def test_the_requester_cannot_approve_their_own_requisition(people: People) -> None:
+    sam = people.person("site.sam", Role.BUYER)
+    answer = people.client.post(APPROVE, headers=sam)
+    assert answer.status_code == 403
+    assert "requester cannot approve" in answer.json()["detail"]
+    assert people.refusals() == ["requisition:REQ-5"]
+
+
+def test_a_person_the_policy_did_not_assign_is_refused(people: People) -> None:
+    fay = people.person("fin.fay", Role.FINANCE_APPROVER)
+    answer = people.client.post(APPROVE, headers=fay)
+    assert answer.status_code == 403
+    assert "fin.fay" in answer.json()["detail"]
+
+
+def test_a_person_unknown_to_the_workflow_policy_is_refused(people: People) -> None:
+    stranger = people.person("mallory", Role.FINANCE_APPROVER)
+    answer = people.client.get("/v1/tasks", headers=stranger)
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == (
+        "human:mallory is no person in the workflow policy's identities"
+    )
+
+
+def test_reject_needs_a_comment_naming_the_field(people: People) -> None:
+    pat = people.person("pm.pat", Role.PROJECT_CONTROLLER)
+    path = "/v1/documents/requisition/REQ-6/reject"
+    missing = people.client.post(path, headers=pat, json={})
+    assert missing.status_code == 422
+    assert [e["field"] for e in missing.json()["errors"]] == ["comment"]
+    done = people.client.post(path, headers=pat, json={"comment": "wrong code"})
+    assert done.json() == {"result": "REQ-6: rejected"}
+
+
+@pytest.mark.parametrize(
+    ("role", "read", "decide"),
+    [
+        (Role.AUDITOR, 200, 403),
+        (Role.INTEGRATION_OPERATOR, 200, 403),
+        (Role.PARTNER, 403, 403),
+        (None, 403, 403),
+    ],
+    ids=lambda value: str(value),
+)
+def test_roles_that_may_only_read_or_nothing(
+    people: People, flow: Flow, role: Role | None, read: int, decide: int
+) -> None:
+    supplier = flow.supplier.id if role is Role.PARTNER else None
+    # Named pm.pat, so that only the role stands between them and a decision.
+    headers = people.person("pm.pat", *([role] if role else []), supplier=supplier)
+    answers = [
+        people.client.get(HISTORY, headers=headers).status_code,
+        people.client.get("/v1/tasks", headers=headers).status_code,
+        people.client.post(APPROVE, headers=headers).status_code,
+        people.client.post(
+            "/v1/documents/requisition/REQ-6/reject",
+            headers=headers,
+            json={"comment": "no"},
+        ).status_code,
+    ]
+    assert answers == [read, decide, decide, decide]
+    assert len(people.refusals()) == answers.count(403)
+
+
+def test_an_unknown_document_or_the_wrong_workflow_is_not_found(
+    people: People,
+) -> None:
+    pat = people.person("pm.pat", Role.PROJECT_CONTROLLER)
+    missing = people.client.post(
+        "/v1/documents/requisition/REQ-404/approve", headers=pat
+    )
+    wrong = people.client.get("/v1/documents/invoice/REQ-5/history", headers=pat)
+    assert (missing.status_code, wrong.status_code) == (404, 404)
+
+
+def test_a_document_of_another_legal_entity_is_not_found(people: People) -> None:
+    # pm.pat is assigned by the policy, but holds their role in another entity
+    pat = people.person("pm.pat", Role.PROJECT_CONTROLLER, entity="other-entity")
+    approve = people.client.post(APPROVE, headers=pat)
+    history = people.client.get(HISTORY, headers=pat)
+    assert (approve.status_code, history.status_code) == (404, 404)
+    assert people.refusals() == ["requisition:REQ-5", "requisition:REQ-5"]
