@@ -1,6 +1,6 @@
 """The synchronizer: pushes canonical records to one Odoo and pulls changes back.
 
-Push (to be wrapped as consumers of committed events by the event backbone):
+Push (run as consumers of committed events by `consumers.push_consumer`):
 an approved commitment becomes a confirmed purchase order, a goods receipt
 validates the order's receipt (a partial one leaves a backorder), an
 approved invoice becomes a posted vendor bill, and a bill's payment status
