@@ -29,7 +29,7 @@ QUICK = RetryPolicy(initial_delay=0.02, max_delay=0.2, max_attempts=30)
 def _drain(store: Store, consumer: Consumer) -> ConsumerWorker:
     """Run the consumer over the SQL event log until it finds nothing more."""
     bus = SqlLogBus(store, poll_interval=0.01)
-    worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.05)
+    worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.5)
     (feed,) = bus.feeds(consumer.subscription)
     stop = threading.Event()
     while worker.poll(consumer, feed, stop):
