@@ -88,7 +88,15 @@ class Adapter:
             return stamped
         if natural_key is None:
             return None
-        matches = self.client.search(model, natural_key, context={"active_test": False})
+        found = self.client.search(model, natural_key, context={"active_test": False})
+        # A record already bound to another canonical record is never adopted:
+        # two project-scoped cost codes with one code (the Port of Portland
+        # estate repeats WBS codes across projects) are two analytic accounts.
+        matches = [
+            m
+            for m in found
+            if self.binder.canonical_id(model, m) in (None, canonical_id)
+        ]
         if len(matches) > 1:
             raise ValidationFailed(
                 f"{len(matches)} {model} records match {natural_key}; link one by hand",

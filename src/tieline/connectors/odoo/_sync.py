@@ -1,6 +1,6 @@
 """The synchronizer: pushes canonical records to one Odoo and pulls changes back.
 
-Push (to be wrapped as consumers of committed events by the event backbone):
+Push (run as consumers of committed events by `consumers.push_consumer`):
 an approved commitment becomes a confirmed purchase order, a goods receipt
 validates the order's receipt (a partial one leaves a backorder), an
 approved invoice becomes a posted vendor bill, and a bill's payment status
@@ -17,8 +17,8 @@ TODO: only suppliers are pulled; changes made in Odoo to projects, orders,
 receipts and bills are not read back by write_date yet (a bill's payment
 status is read per invoice by `read_payment_status`), so edits made there
 stay invisible to tieline until they are pulled too.
-TODO: Odoo's "Send Webhook Notification" endpoint is not built; changes
-arrive only by pull, so their latency is the pull interval.
+Odoo's "Send Webhook Notification" goes through `webhooks.py`, which applies
+a notified partner with `apply_partner`, the same code as the pull.
 
 Failures: Odoo's refusals surface as `OdooRejected` (permanent, Odoo's
 message kept); a record that depends on one not yet in Odoo raises
@@ -217,10 +217,19 @@ class OdooSync:
         ).odoo_id
 
     def _analytic(
-        self, tx: Transaction, project_id: str, code: str, record: str
+        self,
+        tx: Transaction,
+        project_id: str,
+        code: str,
+        record: str,
+        pushed: set[str] | None = None,
     ) -> dict[str, Decimal]:
+        """The distribution of a line; `pushed` names projects already ensured."""
         project = _require(tx.get(Project, project_id), "project", project_id, record)
-        self.push_project(tx, project)
+        if pushed is None or project.id not in pushed:
+            self.push_project(tx, project)
+            if pushed is not None:
+                pushed.add(project.id)
         binder, _ = self._tools(tx)
         project_account = binder.odoo_id("account.analytic.account", project.id)
         cost_code = _find_cost_code(tx, project, code, record)
@@ -247,8 +256,16 @@ class OdooSync:
         partner = self.push_supplier(tx, supplier)
         record = f"commitment {commitment.number}"
 
+        # Lines share a few project and cost code pairs (an award of 80 pay
+        # items has a handful of WBS codes): ensure each pair's accounts once.
+        known: dict[tuple[str, str], dict[str, Decimal]] = {}
+        pushed: set[str] = set()
+
         def accounts(line: CommitmentLine) -> dict[str, Decimal]:
-            return self._analytic(tx, line.project_id, line.cost_code, record)
+            pair = (line.project_id, line.cost_code)
+            if pair not in known:
+                known[pair] = self._analytic(tx, *pair, record, pushed)
+            return known[pair]
 
         company = self.company_id(tx, commitment.legal_entity_id)
         values = mapper.to_odoo(
@@ -530,6 +547,24 @@ class OdooSync:
             kept = seen if top == mark else {}
             binder.set_watermark("res.partner", top, {**kept, **at_top})
         return PullResult(changed, self._reconcile_suppliers(tx, binder))
+
+    def apply_partner(self, tx: Transaction, odoo_id: int) -> int | None:
+        """Read one partner and apply it as a pull would: 1 if the supplier
+        changed, 0 if not (or not a supplier), None while Odoo does not show it."""
+        mapper = SupplierMapper()
+        everything = {"active_test": False}
+        rows = self.client.search_read(
+            "res.partner",
+            [("id", "=", odoo_id)],
+            mapper.read_fields(),
+            context=everything,
+        )
+        if not rows:
+            return None
+        if not rows[0]["supplier_rank"]:
+            return 0
+        binder, _ = self._tools(tx)
+        return self._apply_partner(tx, binder, mapper, rows[0])
 
     def _apply_partner(
         self,

@@ -1,0 +1,157 @@
+"""Odoo's "Send Webhook Notification" as an inbound source of scheme `token`.
+
+Operator's notes
+----------------
+In Odoo, add an automation rule on the model (Contacts for suppliers) whose
+action is "Send Webhook Notification" to
+`<tieline>/hooks/<source>/<token>`, with `write_date` among the fields sent
+(so that each change has its own body). Then, in tieline, register the
+processor: `register_odoo_webhooks(source, sync)`.
+
+Odoo sends the body (`_model`, `_id`, `_action` and the chosen fields) from
+inside its transaction, before it commits, once, with a one-second timeout,
+and sometimes many identical times for one change. So the receiver answers at
+once and drops byte-identical repeats; this processor, run later by the
+`inbound` consumer, then:
+
+1. waits until `delay` seconds have passed since the message arrived (raising
+   `NotYetDue`, a retryable error with `retry_after`, so the wait happens in
+   the backbone's retry path and no store transaction is held open);
+2. skips the message when a read of the same record started after it arrived
+   (that read already saw this change): notifications for one record that
+   arrive close together collapse into one read;
+3. reads the record through the client; while Odoo does not show it yet (its
+   transaction has not committed), raises `RecordNotVisible`, retried by the
+   backbone with backoff, and dead-lettered when it never appears (Odoo
+   rolled back);
+4. applies it through `OdooSync.apply_partner`, the code a pull uses, so the
+   same change arriving by webhook and by pull is applied once (the second
+   application finds the canonical record unchanged and emits nothing).
+
+Log lines: `odoo.webhook.applied` (info: model, odoo_id, changed),
+`odoo.webhook.collapsed` (debug: model, odoo_id).
+
+TODO: only `res.partner` (suppliers) is applied, as only suppliers are pulled;
+a notification for another model is dead-lettered with that reason, so
+changes to orders, receipts and bills made in Odoo still wait for a pull
+that does not read them yet.
+TODO: the memory of recent reads is per process; with several workers, or
+after a restart, a burst of notifications may cost one read per worker
+(harmless: applying is idempotent).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tieline.connectors.odoo._sync import OdooSync
+from tieline.delivery.inbound import InboundMessage, register_processor
+from tieline.errors import PermanentError, RetryableError, ValidationFailed
+from tieline.logging import get_logger
+from tieline.store import Transaction
+
+log = get_logger(__name__)
+
+# Odoo commits after its 1 s webhook timeout at the latest; two seconds leaves
+# room for a slow commit without making the change feel late.
+DEFAULT_DELAY = 2.0
+SUPPORTED_MODELS = ("res.partner",)
+
+
+class NotYetDue(RetryableError):
+    """The message is younger than the processor's delay: try again later."""
+
+
+class RecordNotVisible(RetryableError):
+    """Odoo announced a record that it does not show yet (not committed)."""
+
+
+class OdooWebhookProcessor:
+    """Reads the record an Odoo notification names, and applies it like a pull."""
+
+    def __init__(
+        self,
+        sync: OdooSync,
+        *,
+        delay: float = DEFAULT_DELAY,
+        not_visible_retry: float = 0.5,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.sync = sync
+        self.delay = delay
+        self.not_visible_retry = not_visible_retry
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.reads = 0
+        self._read_started: dict[tuple[str, int], datetime] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, tx: Transaction, message: InboundMessage) -> None:
+        """Process one accepted notification inside the consumer's transaction."""
+        model, odoo_id = _target(message)
+        now = self.clock()
+        due = message.received_at + timedelta(seconds=self.delay)
+        if now < due:
+            wait = (due - now).total_seconds()
+            raise NotYetDue(f"{model} {odoo_id}: read in {wait:.2f}s", retry_after=wait)
+        if self._covered(model, odoo_id, message.received_at):
+            log.debug("odoo.webhook.collapsed", model=model, odoo_id=odoo_id)
+            return
+        with self._lock:
+            self.reads += 1
+        changed = self.sync.apply_partner(tx, odoo_id)
+        if changed is None:
+            raise RecordNotVisible(
+                f"Odoo does not show {model} {odoo_id} yet",
+                retry_after=self.not_visible_retry,
+            )
+        # Remembered only once the record was seen: a read that found nothing
+        # covers no notification.
+        with self._lock:
+            self._read_started[(model, odoo_id)] = now
+        log.info("odoo.webhook.applied", model=model, odoo_id=odoo_id, changed=changed)
+
+    def _covered(self, model: str, odoo_id: int, received: datetime) -> bool:
+        with self._lock:
+            started = self._read_started.get((model, odoo_id))
+        return started is not None and started >= received
+
+
+def _target(message: InboundMessage) -> tuple[str, int]:
+    """The model and id a notification names, or a clear error."""
+    try:
+        body: Any = message.json()
+    except ValueError as err:
+        raise ValidationFailed(
+            "not JSON", record=f"inbound {message.id}", field="body"
+        ) from err
+    if not isinstance(body, dict) or not isinstance(body.get("_id"), int):
+        raise ValidationFailed(
+            "Odoo's body needs _model and an integer _id",
+            record=f"inbound {message.id}",
+            field="_id",
+        )
+    model = str(body.get("_model"))
+    if model not in SUPPORTED_MODELS:
+        raise PermanentError(f"Odoo webhooks for {model} are not applied yet")
+    return model, int(body["_id"])
+
+
+def register_odoo_webhooks(
+    source: str, sync: OdooSync, **options: Any
+) -> OdooWebhookProcessor:
+    """Make `source`'s messages go through an `OdooWebhookProcessor` for `sync`."""
+    processor = OdooWebhookProcessor(sync, **options)
+    register_processor(source, processor)
+    return processor
+
+
+__all__ = [
+    "DEFAULT_DELAY",
+    "NotYetDue",
+    "OdooWebhookProcessor",
+    "RecordNotVisible",
+    "register_odoo_webhooks",
+]
