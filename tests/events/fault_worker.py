@@ -30,7 +30,10 @@ def handle(tx: Transaction, event: dict[str, Any]) -> None:
         ),
         {"c": CONSUMER, "e": event["id"], "s": event["subject"], "n": 0},
     )
-    time.sleep(0.001)
+    # 5 ms an event: 3000 events take seconds even when a group commits many
+    # at once, so the test's kill lands mid-delivery (at 1 ms, a fast run
+    # could finish everything between the test's poll and its kill).
+    time.sleep(0.005)
 
 
 def main() -> None:
