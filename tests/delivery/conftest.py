@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,7 +55,7 @@ def emit(
     return ids
 
 
-def fan_out(store: Store, timeout: float = 30.0) -> int:
+def fan_out(store: Store) -> int:
     """Run the webhook consumer over the SQL log until it handled every event.
 
     On PostgreSQL the log is read below the oldest running transaction of the
@@ -68,10 +67,15 @@ def fan_out(store: Store, timeout: float = 30.0) -> int:
     worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.05)
     stop = threading.Event()
     (feed,) = bus.feeds(consumer.subscription)
-    total, deadline = 0, time.monotonic() + timeout
+    total = 0
+
+    def handled_all() -> bool:
+        nonlocal total
+        total += worker.poll(consumer, feed, stop)
+        return not _unhandled(store)
+
     try:
-        while _unhandled(store) and time.monotonic() < deadline:
-            total += worker.poll(consumer, feed, stop)
+        wait_for(handled_all, "the webhook fan-out", progress=lambda: total, poll=0)
     finally:
         worker.close()
     return total

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from tieline._context import unit_of_work
 from tieline.events import OutboxRelay
 from tieline.store import Store, Transaction
+from tieline.testing.waiting import wait_for
 
 
 class ListSink:
@@ -23,17 +23,20 @@ class ListSink:
         self.events.extend(events)
 
 
-def _drain(relay: OutboxRelay, expected: int, timeout: float = 30.0) -> int:
+def _drain(relay: OutboxRelay, expected: int) -> int:
     """Drain until `expected` events were handed on.
 
     On PostgreSQL the relay holds back while any older transaction on the
     server is still open (other test runs share it), so one drain may be short.
     """
     total = 0
-    deadline = time.monotonic() + timeout
-    while total < expected and time.monotonic() < deadline:
+
+    def drained() -> bool:
+        nonlocal total
         total += relay.drain()
-        time.sleep(0.01)
+        return total >= expected
+
+    wait_for(drained, "the outbox relay", progress=lambda: total, poll=0.01)
     return total + relay.drain()
 
 

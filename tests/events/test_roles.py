@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from tieline.events._natsbus import NatsBus
 from tieline.events._roles import start_backbone
 from tieline.settings import Settings
 from tieline.store import Store
+from tieline.testing.waiting import wait_for
 
 from .conftest import count_effects, record_effect
 
@@ -48,9 +48,11 @@ def test_relay_and_worker_roles_carry_events_to_consumers(
 
     shut_down = start_backbone(store, settings, {"relay", "worker"}, threading.Event())
     try:
-        deadline = time.monotonic() + 30
-        while count_effects(store) < 50 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(
+            lambda: count_effects(store) >= 50,
+            "the backbone's roles",
+            progress=lambda: count_effects(store),
+        )
     finally:
         shut_down()
         if url is not None:
