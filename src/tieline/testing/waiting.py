@@ -8,7 +8,13 @@ progress has stood still for `patience` seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import select
+
+from tieline.events._log import matches
+from tieline.store import Store
+from tieline.store._schema import dead_letters, inbox, outbox
 
 
 def wait_for(
@@ -37,3 +43,27 @@ def wait_for(
             seen = f"; last reading {reading!r}" if progress is not None else ""
             raise TimeoutError(f"{what}: no progress for {patience:g}s{seen}")
         time.sleep(poll)
+
+
+def outstanding(store: Store, consumer: str, patterns: Sequence[str]) -> int:
+    """How many outbox events of `patterns` the consumer has not settled yet.
+
+    Settled means handled (in its inbox) or given up on (a dead letter). On
+    PostgreSQL the SQL log holds back events newer than the server's oldest
+    open transaction, so an empty fetch does not mean a consumer is done;
+    this count does.
+    """
+    with store.engine.connect() as connection:
+        wanted = {
+            row.event_id
+            for row in connection.execute(select(outbox.c.event_id, outbox.c.type))
+            if matches(row.type, patterns)
+        }
+        settled = {
+            row.event_id
+            for table in (inbox, dead_letters)
+            for row in connection.execute(
+                select(table.c.event_id).where(table.c.consumer == consumer)
+            )
+        }
+    return len(wanted - settled)

@@ -23,6 +23,7 @@ from tieline.retry import RetryPolicy
 from tieline.store import Store, Transaction
 from tieline.store._schema import outbox
 from tieline.testing.odoo_double import OdooDouble
+from tieline.testing.waiting import outstanding, wait_for
 
 from .conftest import OdooTarget
 
@@ -59,7 +60,7 @@ _buses: dict[int, SqlLogBus] = {}
 
 
 def _process(store: Store) -> ConsumerWorker:
-    """Run the inbound consumer until it finds nothing more."""
+    """Run the inbound consumer until it settled every inbound message."""
     # One bus per store: the SQL log leases a consumer's feed to one reader.
     bus = _buses.setdefault(id(store), SqlLogBus(store, poll_interval=0.01))
     consumer = inbound_consumer()
@@ -69,9 +70,20 @@ def _process(store: Store) -> ConsumerWorker:
     worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.5)
     (feed,) = bus.feeds(consumer.subscription)
     stop = threading.Event()
-    while worker.poll(consumer, feed, stop):
-        pass
-    worker.close()
+
+    def settled() -> bool:
+        worker.poll(consumer, feed, stop)
+        return not outstanding(store, consumer.name, consumer.patterns)
+
+    try:
+        wait_for(
+            settled,
+            "the inbound consumer",
+            progress=lambda: outstanding(store, consumer.name, consumer.patterns),
+            poll=0,
+        )
+    finally:
+        worker.close()
     return worker
 
 
