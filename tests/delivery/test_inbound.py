@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from tieline.events.deadletters import DeadLetterFilter, list_dead_letters
 from tieline.store import Store, Transaction
 from tieline.store._delivery_schema import inbound_messages
 from tieline.store._schema import outbox
+from tieline.testing.waiting import drain
 
 BODY = json.dumps({"type": "invoice.paid", "invoice": "INV-7"}).encode()
 
@@ -246,13 +246,10 @@ def _process_all(store: Store) -> ConsumerWorker:
     consumer = inbound_consumer()
     worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.05)
     (feed,) = bus.feeds(consumer.subscription)
-    stop = threading.Event()
-    for _ in range(50):
-        if not worker.poll(consumer, feed, stop) and _events(store) == sum(
-            worker.stats.counts.values()
-        ):
-            break
-    worker.close()
+    try:
+        drain(store, worker, consumer, feed)
+    finally:
+        worker.close()
     return worker
 
 

@@ -7,12 +7,15 @@ progress has stood still for `patience` seconds.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 
+from tieline.events import Consumer, ConsumerWorker
 from tieline.events._log import matches
+from tieline.events.bus import Feed
 from tieline.store import Store
 from tieline.store._schema import dead_letters, inbox, outbox
 
@@ -67,3 +70,30 @@ def outstanding(store: Store, consumer: str, patterns: Sequence[str]) -> int:
             )
         }
     return len(wanted - settled)
+
+
+def drain(store: Store, worker: ConsumerWorker, consumer: Consumer, feed: Feed) -> int:
+    """Poll `consumer` until a fetch finds nothing and nothing is outstanding.
+
+    Returns how many deliveries the polls handled. Gives up, like `wait_for`,
+    only when neither count has moved for a minute.
+    """
+    stop = threading.Event()
+    total, last = 0, -1
+
+    def left() -> int:
+        return outstanding(store, consumer.name, consumer.patterns)
+
+    def settled() -> bool:
+        nonlocal total, last
+        last = worker.poll(consumer, feed, stop)
+        total += last
+        return last == 0 and not left()
+
+    wait_for(
+        settled,
+        f"the {consumer.name} consumer",
+        progress=lambda: (total, left()),
+        poll=0,
+    )
+    return total

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import delete
 
@@ -16,6 +14,7 @@ from tieline.model.invoices import SupplierInvoice
 from tieline.retry import RetryPolicy
 from tieline.store import Store
 from tieline.store._schema import consumer_offsets
+from tieline.testing.waiting import drain
 
 from .chain import Chain, build_chain
 from .conftest import OdooTarget
@@ -27,14 +26,14 @@ QUICK = RetryPolicy(initial_delay=0.02, max_delay=0.2, max_attempts=30)
 
 
 def _drain(store: Store, consumer: Consumer) -> ConsumerWorker:
-    """Run the consumer over the SQL event log until it finds nothing more."""
+    """Run the consumer over the SQL event log until it settled every event."""
     bus = SqlLogBus(store, poll_interval=0.01)
     worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.5)
     (feed,) = bus.feeds(consumer.subscription)
-    stop = threading.Event()
-    while worker.poll(consumer, feed, stop):
-        pass
-    worker.close()
+    try:
+        drain(store, worker, consumer, feed)
+    finally:
+        worker.close()
     return worker
 
 

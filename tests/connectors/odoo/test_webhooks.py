@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +22,7 @@ from tieline.retry import RetryPolicy
 from tieline.store import Store, Transaction
 from tieline.store._schema import outbox
 from tieline.testing.odoo_double import OdooDouble
-from tieline.testing.waiting import outstanding, wait_for
+from tieline.testing.waiting import drain
 
 from .conftest import OdooTarget
 
@@ -69,19 +68,8 @@ def _process(store: Store) -> ConsumerWorker:
     )
     worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.5)
     (feed,) = bus.feeds(consumer.subscription)
-    stop = threading.Event()
-
-    def settled() -> bool:
-        worker.poll(consumer, feed, stop)
-        return not outstanding(store, consumer.name, consumer.patterns)
-
     try:
-        wait_for(
-            settled,
-            "the inbound consumer",
-            progress=lambda: outstanding(store, consumer.name, consumer.patterns),
-            poll=0,
-        )
+        drain(store, worker, consumer, feed)
     finally:
         worker.close()
     return worker
