@@ -16,7 +16,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tieline.cli._app import app
-from tieline.model import CostCode
+from tieline.demo import estate_folder
+from tieline.model import CostCode, Project
 from tieline.store import Store
 from tieline.store._schema import outbox, records
 
@@ -327,19 +328,21 @@ def test_a_run_that_fails_midway_keeps_no_record_and_no_event(
     assert snapshot(store) == ([], [])
 
 
-@pytest.mark.shared_data
 def test_a_shipped_profile_is_named_on_the_command_line(
-    env: dict[str, str], store: Store, shared_data: Path
+    env: dict[str, str], store: Store
 ) -> None:
-    result = tieline(env, "import", "masterformat", shared_data / "masterformat-json")
+    with estate_folder() as folder:
+        result = tieline(env, "import", "demo-estate", folder)
+        with (folder / "projects.csv").open(newline="", encoding="utf-8") as handle:
+            projects = {row["project_code"] for row in csv.DictReader(handle)}
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[:2] == [
-        "import masterformat: rows read 8774, rejected 0, flagged 0",
-        "  records created 8774, updated 0, unchanged 0",
+        "import demo-estate: rows read 77, rejected 0, flagged 0",
+        "  records created 50, updated 7, unchanged 0",
     ]
     with store.transaction() as tx:
-        assert tx.count(CostCode) == 8774
+        assert {p.code for p in tx.list(Project)} == projects
 
 
 def test_import_help_names_every_shipped_profile() -> None:
