@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from tieline.cli._console import console, err_console
 from tieline.errors import TielineError
 from tieline.logging import configure_logging
 from tieline.settings import Settings
@@ -39,9 +39,6 @@ from tieline.cli._governance import audit_app, identity_app  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
 app.add_typer(identity_app, name="identity")
-
-console = Console()
-err_console = Console(stderr=True)
 
 
 class CommandError(TielineError):

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tieline.cli._console import console
 from tieline.events import deadletters as dl
 from tieline.events.registry import registered
 from tieline.settings import Settings
@@ -19,7 +19,6 @@ deadletters_app = typer.Typer(
     help="Events a consumer gave up on: list, inspect, replay, discard.",
     no_args_is_help=True,
 )
-console = Console()
 
 Consumer = Annotated[str | None, typer.Option(help="Only this consumer.")]
 EventType = Annotated[

@@ -20,14 +20,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tieline.cli._console import console
 from tieline.settings import Settings
 from tieline.workflows import Hub, load_policies, register_workflow_consumers, sweep
 from tieline.workflows.people import approve, history, reject, tasks_for
-
-console = Console()
 
 As = Annotated[str, typer.Option("--as", help="Who acts: system:login, or an id.")]
 Comment = Annotated[str | None, typer.Option(help="Why, kept in the history.")]
