@@ -41,7 +41,7 @@ def _actor() -> str:
 
 
 def _echo(text: str) -> None:
-    from tieline.cli._app import console
+    from tieline.cli._console import console
 
     console.print(text, markup=False, highlight=False)
 
