@@ -241,12 +241,33 @@ def _commitment_from(requisition: Requisition) -> Commitment:
     )
 
 
-def dispatch_order(tx: Transaction, hub: Hub, commitment_id: str, erp_ref: str) -> None:
-    """The ERP confirmed the order: record its ref (idempotent)."""
-    order = OrderFlow.load(tx, hub, commitment_id)
+def dispatch_order(
+    tx: Transaction, hub: Hub, commitment: Commitment, erp_ref: str
+) -> None:
+    """The ERP confirmed the order: record its ref (idempotent).
+
+    An order tieline made from a requisition has its workflow already; a
+    commitment awarded elsewhere (project controls, an import) starts one
+    here. A delivery recorded before the ERP answered has moved the order on
+    already: then the ref is only noted.
+    """
+    actor = system_actor("erp", "push_purchase_order")
+    order, _ = OrderFlow.start(
+        tx,
+        hub,
+        document_id=commitment.id,
+        document_ref=commitment.number,
+        actor=actor,
+        legal_entity_id=commitment.legal_entity_id,
+        project_id=commitment.project_id,
+    )
     if order.data.get("erp_ref") == erp_ref:
         return
-    order.dispatched(system_actor("erp", "push_purchase_order"), erp_ref)
+    if order.state is OrderState.AWAITING_DISPATCH:
+        order.dispatched(actor, erp_ref)
+        return
+    order.data["erp_ref"] = erp_ref
+    order.save_data()
 
 
 def record_receipt(tx: Transaction, hub: Hub, receipt: GoodsReceipt) -> None:
