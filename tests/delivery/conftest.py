@@ -16,6 +16,7 @@ from tieline.events import ConsumerWorker, SqlLogBus
 from tieline.store import Store
 from tieline.store._delivery_schema import webhook_messages
 from tieline.store._schema import inbox, outbox
+from tieline.testing.waiting import wait_for
 
 from .sink import Sink
 
@@ -95,12 +96,14 @@ def run_until(
     """Run `dispatcher` in a thread until `condition()` holds, then stop it."""
     stop = threading.Event()
     thread = dispatcher.start(stop)
-    deadline = time.monotonic() + timeout
     try:
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"not reached in {timeout}s; stats {dispatcher.stats}")
-            time.sleep(0.02)
+        wait_for(
+            condition,
+            f"dispatcher condition (stats {dispatcher.stats})",
+            progress=lambda: dict(dispatcher.stats),
+            patience=timeout,
+            poll=0.02,
+        )
     finally:
         stop.set()
         thread.join(timeout + 5)

@@ -27,6 +27,7 @@ from tieline.delivery import (
 )
 from tieline.events import Bus, ConsumerWorker, OutboxRelay, SqlLogBus
 from tieline.store import Store
+from tieline.testing.waiting import wait_for
 
 from .conftest import emit, message_states, messages
 from .sink import Sink
@@ -127,7 +128,7 @@ def _run_pipeline(store: Store, bus: Bus, messages_expected: int) -> None:
         )
         threads[-1].start()
     try:
-        _wait_settled(store, messages_expected, timeout=120)
+        _wait_settled(store, messages_expected)
     finally:
         stop.set()
         for thread in threads:
@@ -135,12 +136,17 @@ def _run_pipeline(store: Store, bus: Bus, messages_expected: int) -> None:
         worker.close()
 
 
-def _wait_settled(store: Store, expected: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+def _wait_settled(store: Store, expected: int) -> None:
+    def settled() -> bool:
         states = message_states(store)
-        if sum(states.values()) == expected and set(states) <= {"delivered", "failed"}:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"messages not settled in {timeout}s: {states}")
-        time.sleep(0.1)
+        return sum(states.values()) == expected and set(states) <= {
+            "delivered",
+            "failed",
+        }
+
+    wait_for(
+        settled,
+        f"all {expected} messages delivered or failed",
+        progress=lambda: message_states(store),
+        poll=0.1,
+    )

@@ -9,7 +9,6 @@ server answers at TIELINE_TEST_NATS_URL, failing instead under CI.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -28,6 +27,7 @@ from sqlalchemy import (
 from tieline.events import Bus, Consumer, ConsumerWorker, OutboxRelay, SqlLogBus
 from tieline.events._natsbus import NatsBus
 from tieline.store import Store, Transaction
+from tieline.testing.waiting import wait_for as _wait_for
 
 # A consumer's effect inside the store: one row per handling. No unique key on
 # purpose, so that a duplicate handling would show up as a second row.
@@ -125,10 +125,11 @@ class Harness:
         self.worker.close()
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-        """Wait until `condition()` holds, failing the test after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                stats = dict(self.worker.stats.counts)
-                pytest.fail(f"condition not met within {timeout}s; counts {stats}")
-            time.sleep(0.02)
+        """Wait until `condition()` holds, failing after `timeout` seconds idle."""
+        _wait_for(
+            condition,
+            "the consumers' condition",
+            progress=lambda: dict(self.worker.stats.counts),
+            patience=timeout,
+            poll=0.02,
+        )

@@ -70,7 +70,10 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            writer.release()
+            # SQLAlchemy may already have run the rollback hook below, which
+            # released the lock.
+            with contextlib.suppress(RuntimeError):
+                writer.release()
             raise
 
     @event.listens_for(engine, "commit")
