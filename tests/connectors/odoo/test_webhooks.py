@@ -9,20 +9,21 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select, union
 
 from tieline.api import create_app
 from tieline.connectors.odoo import OdooClient, OdooSync
 from tieline.connectors.odoo.webhooks import register_odoo_webhooks
 from tieline.delivery import Scheme, add_source, inbound_consumer
-from tieline.delivery.inbound import reset_processors
+from tieline.delivery.inbound import CONSUMER_NAME, RECEIVED_EVENT, reset_processors
 from tieline.events import ConsumerWorker, SqlLogBus
 from tieline.events.deadletters import DeadLetterFilter, list_dead_letters
 from tieline.model import Supplier
 from tieline.retry import RetryPolicy
 from tieline.store import Store, Transaction
-from tieline.store._schema import outbox
+from tieline.store._schema import dead_letters, inbox, outbox
 from tieline.testing.odoo_double import OdooDouble
+from tieline.testing.waiting import wait_for
 
 from .conftest import OdooTarget
 
@@ -69,10 +70,38 @@ def _process(store: Store) -> ConsumerWorker:
     worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.5)
     (feed,) = bus.feeds(consumer.subscription)
     stop = threading.Event()
+
+    # Polled until every received message is handled or dead-lettered, not
+    # until one fetch comes back empty: on PostgreSQL a message becomes
+    # readable only once every older transaction on the server has ended,
+    # which another busy database on the same server can delay.
+    def settled() -> bool:
+        worker.poll(consumer, feed, stop)
+        return not _unsettled(store)
+
+    wait_for(settled, "inbound messages handled", progress=lambda: _unsettled(store))
     while worker.poll(consumer, feed, stop):
         pass
     worker.close()
     return worker
+
+
+def _unsettled(store: Store) -> int:
+    """How many received messages the inbound consumer has not finished with."""
+    finished = union(
+        select(inbox.c.event_id).where(inbox.c.consumer == CONSUMER_NAME),
+        select(dead_letters.c.event_id).where(dead_letters.c.consumer == CONSUMER_NAME),
+    ).subquery()
+    query = (
+        select(func.count())
+        .select_from(outbox)
+        .where(
+            outbox.c.type == RECEIVED_EVENT,
+            outbox.c.event_id.not_in(select(finished.c.event_id)),
+        )
+    )
+    with store.engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 def _supplier_events(store: Store) -> list[str]:
