@@ -17,14 +17,13 @@ company's.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tieline.connectors.odoo import OdooClient, OdooErp, OdooSync
 from tieline.events import Consumer, ConsumerWorker, SqlLogBus
@@ -45,6 +44,7 @@ from tieline.model import (
 )
 from tieline.store import Store
 from tieline.store._schema import dead_letters, inbox, outbox
+from tieline.testing.waiting import wait_for
 from tieline.workflows import (
     ErpGateway,
     Hub,
@@ -205,20 +205,28 @@ class Flow:
         consumers = workflow_consumers(lambda: self.hub, self.erp)
         worker = ConsumerWorker(self.store, bus, consumers, fetch_timeout=0.05)
         stop = threading.Event()
-        deadline = time.monotonic() + 30
         total = 0
+
+        def caught_up() -> bool:
+            nonlocal total
+            total += sum(
+                worker.poll(consumer, feed, stop)
+                for consumer in consumers
+                for feed in bus.feeds(consumer.subscription)
+            )
+            return all(_caught_up(self.store, c) for c in consumers)
+
         try:
-            while time.monotonic() < deadline:
-                total += sum(
-                    worker.poll(consumer, feed, stop)
-                    for consumer in consumers
-                    for feed in bus.feeds(consumer.subscription)
-                )
-                if all(_caught_up(self.store, c) for c in consumers):
-                    return total
-            raise AssertionError("the workflow consumers did not catch up in 30 s")
+            # Gives up only when no event was finished for a minute.
+            wait_for(
+                caught_up,
+                "the workflow consumers catching up",
+                progress=lambda: _finished(self.store),
+                poll=0.0,
+            )
         finally:
             worker.close()
+        return total
 
     def requisition(
         self, number: str, *lines: tuple[str, str, str, str]
@@ -276,6 +284,15 @@ class Flow:
                 )
                 for key, code, amount in lines
             ],
+        )
+
+
+def _finished(store: Store) -> int:
+    """How many events the consumers have handled or dead-lettered."""
+    with store.engine.connect() as connection:
+        return sum(
+            connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (inbox, dead_letters)
         )
 
 
