@@ -24,7 +24,7 @@ from tieline.model import (
     SupplierInvoice,
 )
 from tieline.reports import accruals, load_cost_report, read_cost_records
-from tieline.workflows import TransitionRefused
+from tieline.workflows import TransitionRefused, list_exceptions, sweep
 from tieline.workflows.invoices import sync_payments
 from tieline.workflows.people import approve, history, reject, tasks_for
 
@@ -362,6 +362,96 @@ def test_billing_more_than_received_waits_and_a_person_approves(
     ]
     with pytest.raises(Exception, match="approved it"):
         approve(flow.store, flow.hub, billed.supplier_reference, "odoo:ppat")
+
+
+@pytest.mark.odoo
+def test_a_receipt_after_a_held_invoice_lets_the_policy_approve_it(
+    odoo_flow: OdooFlow,
+) -> None:
+    flow = odoo_flow
+    # Given 25 stands awarded, 20 received, then 25 billed: held for a person,
+    # and another order's invoice held for its price
+    order = award(flow, "PO-5", "25", "45.00", system="procore")
+    cables = award(flow, "PO-6", "10", "8.50", system="procore")
+    flow.save(receipt(order, "GR-5a", ("1", "20")))
+    billed = invoice(order, f"INV-5-{flow.tag}", ("1", "25", "45.00", "1125.00"))
+    priced = invoice(cables, f"INV-6-{flow.tag}", ("1", "10", "9.00", "90.00"))
+    flow.save(billed, priced)
+    flow.drive()
+    assert sorted(
+        t.document_ref for t in tasks_for(flow.store, flow.hub, "pm.pat")
+    ) == [
+        billed.supplier_reference,
+        priced.supplier_reference,
+    ]
+    # ... long enough for the approval step to breach its 72 hours
+    flow.clock.advance(hours=73)
+    (breach,) = [
+        e
+        for e in sweep(flow.store, flow.hub)
+        if e.document_ref == billed.supplier_reference
+    ]
+
+    # When 3 more stands arrive, the invoice is still past receipt: it waits,
+    # showing the difference as it is now
+    flow.save(receipt(order, "GR-5b", ("1", "3")))
+    flow.drive()
+    assert state_of(flow, "invoice", billed.supplier_reference) == "awaiting_approval"
+    now_short = (
+        "line 1: received quantity to date billed 25, expected 23 "
+        "(allowed up to 23 + 0%)"
+    )
+    assert stored(flow, billed).status_reason == f"waiting for a person: {now_short}"
+    (task,) = [
+        t
+        for t in tasks_for(flow.store, flow.hub, "pm.pat")
+        if t.document_ref == billed.supplier_reference
+    ]
+    assert task.details == (now_short,)
+
+    # When the last 2 arrive (and the cables, billed over price)
+    flow.save(receipt(order, "GR-5c", ("1", "2"), final=True))
+    flow.save(receipt(cables, "GR-6", ("1", "10"), final=True))
+    flow.drive()
+
+    # Then the policy approves the first invoice, not a person, and it is
+    # posted in Odoo; the person's task and the breach's exception are closed
+    steps = [
+        (h.to_state, h.actor, h.actor_kind, h.comment)
+        for h in history(flow.store, billed.supplier_reference)
+    ]
+    assert steps[-2:] == [
+        (
+            "approved",
+            "policy:three-way-match",
+            "policy",
+            "matched within the tolerances of ACME-US after receipt GR-5c",
+        ),
+        ("posted", "system:post_vendor_bill", "system", steps[-1][3]),
+    ]
+    assert stored(flow, billed).status is InvoiceStatus.POSTED
+    bill = odoo_view.bills(flow)[billed.supplier_reference]
+    assert (bill["state"], odoo_view.money(flow, bill["amount_total"])) == (
+        "posted",
+        D("1125.00"),
+    )
+    with flow.store.engine.connect() as connection:
+        (closed,) = list_exceptions(connection, status="resolved")
+    assert (closed.id, closed.notes[-1]) == (
+        breach.id,
+        "policy:three-way-match: matched after receipt GR-5c; approved by the policy",
+    )
+
+    # And the over-priced invoice still waits, its price difference unchanged
+    assert state_of(flow, "invoice", priced.supplier_reference) == "awaiting_approval"
+    assert [
+        t.details
+        for t in tasks_for(flow.store, flow.hub, "pm.pat")
+        if t.workflow == "invoice" and t.state == "awaiting_approval"
+    ] == [
+        ("line 1: unit price billed 9.00, expected 8.50 (allowed up to 8.50 +/- 2%)",)
+    ]
+    assert list(odoo_view.bills(flow)) == [billed.supplier_reference]
 
 
 @pytest.mark.odoo

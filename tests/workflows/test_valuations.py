@@ -325,3 +325,45 @@ def test_certifying_more_than_claimed_is_refused(flow: Flow) -> None:
         approve(
             flow.store, flow.hub, "SC-4 claim 1", "odoo:ppat", certified={"A": D(500)}
         )
+
+
+def test_an_invoice_ahead_of_its_certificate_is_approved_once_certified(
+    flow: Flow,
+) -> None:
+    # Given a subcontract billed for 400.00 on A before any certificate: held
+    sc = flow.subcontract(
+        "SC-5", ("A", "03 30 00", "1000.00"), ("B", "05 12 00", "1.00")
+    )
+    flow.save(sc)
+    early = invoice(sc, "SUB-5", ("A", None, None, "400.00"))
+    flow.save(early)
+    flow.drive()
+    assert state_of(flow, "invoice", "SUB-5") == "awaiting_approval"
+
+    # When the claim for 400.00 is certified at 350.00, the bill is still ahead
+    flow.save(_claim(sc, 1, "400.00", "0.00"))
+    flow.drive()
+    approve(flow.store, flow.hub, "SC-5 claim 1", "odoo:ppat", certified={"A": D(350)})
+    (task,) = tasks_for(flow.store, flow.hub, "pm.pat")
+    assert task.details == (
+        "line 1: received or certified value to date billed 400.00, expected "
+        "350.00 (allowed up to 350.00 + 0%)",
+    )
+
+    # When period 2 certifies 400.00 to date
+    flow.save(_claim(sc, 2, "400.00", "0.00"))
+    flow.drive()
+    approve(flow.store, flow.hub, "SC-5 claim 2", "odoo:ppat")
+    flow.drive()
+
+    # Then the policy approves the invoice, and it is posted
+    last = history(flow.store, "SUB-5")[-2:]
+    assert [(h.to_state, h.actor, h.comment) for h in last] == [
+        (
+            "approved",
+            "policy:three-way-match",
+            "matched within the tolerances of ACME-US after certificate 2",
+        ),
+        ("posted", "system:post_vendor_bill", last[1].comment),
+    ]
+    assert _get(flow, SupplierInvoice, early.id).status is InvoiceStatus.POSTED

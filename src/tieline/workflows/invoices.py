@@ -21,9 +21,12 @@ TODO: releasing payment is recorded in tieline only; Odoo is not told, so a
 payment run in Odoo is not held back for bills tieline has not released, and
 what Odoo pays before the release is read back only once it is released.
 
-TODO: an invoice that arrives before its receipt waits for a person even
-after the receipt comes; re-matching waiting invoices when a receipt arrives
-is not built, so approvers see quantity differences that have since cleared.
+An invoice held for a person is matched again whenever its commitment gets
+a confirmed receipt or a certificate (`rematch_held`): billed past receipt
+today, matched once the goods are booked. Within tolerance now, the policy
+approves it as it would have on arrival (the person's task and any open SLA
+exception for it are closed); still out, the differences it shows are
+brought up to date.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from tieline.store import Store, Transaction
 from tieline.workflows._common import (
     contract_lines,
     legal_entity_code,
+    lock_commitment,
     route,
     subject,
 )
@@ -62,9 +66,11 @@ from tieline.workflows._identity import Actor, policy_actor, system_actor
 from tieline.workflows._machine import Hub, Machine, Spec
 from tieline.workflows._match import Difference, Progress, three_way_match
 from tieline.workflows._policy import DocumentType
+from tieline.workflows._sla import resolve_exception
 from tieline.workflows._tables import (
     insert_or_skip,
     invoice_references,
+    workflow_exceptions,
     workflow_instances,
 )
 from tieline.workflows.erp import ErpGateway, ErpPayment
@@ -185,6 +191,8 @@ def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
     )
     if not new:
         return
+    if invoice.commitment_id:
+        lock_commitment(tx, invoice.commitment_id)
     original = _first_seen(tx, hub, invoice)
     if original is not None:
         flow.duplicate(actor, original)
@@ -193,14 +201,96 @@ def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
         return
     differences = match_invoice(tx, hub, invoice)
     if not differences:
-        code = legal_entity_code(tx, invoice.legal_entity_id) or "default"
-        note = f"matched within the tolerances of {code}"
-        flow.approved(policy_actor(MATCH_POLICY), note)
-        _set_status(
-            tx, invoice, InvoiceStatus.APPROVED, policy_actor(MATCH_POLICY), note
-        )
+        _approve_by_policy(tx, flow, invoice, "")
         return
     _route_for_approval(tx, hub, flow, invoice, differences, actor)
+
+
+def _approve_by_policy(
+    tx: Transaction, flow: InvoiceFlow, invoice: SupplierInvoice, after: str
+) -> None:
+    """The match policy approves (never a person, never a service)."""
+    code = legal_entity_code(tx, invoice.legal_entity_id) or "default"
+    note = f"matched within the tolerances of {code}{after}"
+    flow.approved(policy_actor(MATCH_POLICY), note)
+    _set_status(tx, invoice, InvoiceStatus.APPROVED, policy_actor(MATCH_POLICY), note)
+
+
+def rematch_held(
+    tx: Transaction, hub: Hub, commitment: Commitment, cause: str
+) -> list[SupplierInvoice]:
+    """Match again the commitment's invoices waiting for a person.
+
+    Called when a receipt or certificate adds to what the commitment has
+    received, under `lock_commitment`. An invoice now within tolerance is
+    approved by the policy (its comment names `cause`, "receipt GR-7") and
+    returned; one still out keeps waiting with its differences brought up
+    to date.
+    """
+    approved = []
+    for flow, invoice in _held(tx, hub, commitment.id):
+        differences = match_invoice(tx, hub, invoice)
+        if not differences:
+            _approve_by_policy(tx, flow, invoice, f" after {cause}")
+            _close_exceptions(tx, hub, flow, cause)
+            approved.append(invoice)
+            log.info(
+                "invoice.rematched",
+                invoice=invoice.supplier_reference,
+                cause=cause,
+                approved=True,
+            )
+            continue
+        shown = [str(d) for d in differences]
+        if shown != flow.data.get("differences"):
+            flow.data["differences"] = shown
+            flow.save_data()
+            reason = "waiting for a person: " + "; ".join(shown)
+            _set_status(
+                tx,
+                invoice,
+                InvoiceStatus.RECEIVED,
+                system_actor("tieline", "rematch"),
+                reason,
+            )
+    return approved
+
+
+def _held(
+    tx: Transaction, hub: Hub, commitment_id: str
+) -> list[tuple[InvoiceFlow, SupplierInvoice]]:
+    rows = tx.connection.execute(
+        select(workflow_instances.c.document_id)
+        .where(
+            workflow_instances.c.workflow == InvoiceFlow.spec.name,
+            workflow_instances.c.state == InvoiceState.AWAITING_APPROVAL.value,
+        )
+        .order_by(workflow_instances.c.created_at)
+    )
+    held = []
+    for row in rows:
+        invoice = tx.get(SupplierInvoice, row.document_id)
+        if invoice is not None and invoice.commitment_id == commitment_id:
+            held.append((InvoiceFlow.load(tx, hub, invoice.id), invoice))
+    return held
+
+
+def _close_exceptions(tx: Transaction, hub: Hub, flow: InvoiceFlow, cause: str) -> None:
+    """Resolve the open SLA exceptions of an invoice the policy has now approved."""
+    rows = tx.connection.execute(
+        select(workflow_exceptions.c.id).where(
+            workflow_exceptions.c.instance_id == flow.instance.id,
+            workflow_exceptions.c.status == "open",
+        )
+    )
+    for row in rows.all():
+        resolve_exception(
+            tx,
+            hub,
+            row.id,
+            by=policy_actor(MATCH_POLICY).id,
+            note=f"matched after {cause}; approved by the policy",
+        )
 
 
 def _route_for_approval(
