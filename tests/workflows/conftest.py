@@ -1,22 +1,31 @@
 """An estate, a policy, a movable clock and a driver for the workflow consumers.
 
 `Flow` holds what a workflow test needs: the store, the hub (policies and a
-clock the test moves), an in-memory ERP, and `drive()`, which runs the
-workflow consumers over the SQL event log until no event is left, exactly as
-a worker would (inbox, version guard and all).
+clock the test moves), an ERP, and `drive()`, which runs the workflow
+consumers over the SQL event log until no event is left, exactly as a worker
+would (inbox, version guard and all).
+
+Two estates: `flow` has an in-memory ERP, for tests that look at tieline
+only; `odoo_flow` goes through the Odoo connector's gateway to the Odoo
+under test (the double as 17 and 19, or a real Odoo when
+TIELINE_TEST_ODOO_URL is set), for tests that check what lands in Odoo. Its
+supplier's name carries the run's tag, so orders and bills of earlier runs
+on a real Odoo are never found as this run's; its currency is the Odoo
+company's.
 """
 
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from tieline.connectors.odoo import OdooClient, OdooErp, OdooSync
 from tieline.events import Consumer, ConsumerWorker, SqlLogBus
 from tieline.events._log import matches
 from tieline.model import (
@@ -25,6 +34,7 @@ from tieline.model import (
     CommitmentLine,
     CommitmentStatus,
     CommitmentType,
+    CostCode,
     LegalEntity,
     Origin,
     Project,
@@ -34,7 +44,16 @@ from tieline.model import (
 )
 from tieline.store import Store
 from tieline.store._schema import dead_letters, inbox, outbox
-from tieline.workflows import Hub, InMemoryErp, parse_policies, workflow_consumers
+from tieline.testing.waiting import wait_for
+from tieline.workflows import (
+    ErpGateway,
+    Hub,
+    InMemoryErp,
+    parse_policies,
+    workflow_consumers,
+)
+
+from ..connectors.odoo.conftest import OdooTarget, odoo  # noqa: F401
 
 D = Decimal
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -150,10 +169,11 @@ class Flow:
 
     store: Store
     clock: Clock
-    erp: InMemoryErp
+    erp: ErpGateway
     entity: LegalEntity
     project: Project
     supplier: Supplier
+    currency: str = "USD"
     hub: Hub = field(init=False)
 
     def __post_init__(self) -> None:
@@ -164,6 +184,12 @@ class Flow:
         with self.store.transaction() as tx:
             for record in records:
                 tx.save(record, actor=actor)
+
+    @property
+    def memory(self) -> InMemoryErp:
+        """The in-memory ERP (tests of `flow`, not `odoo_flow`)."""
+        assert isinstance(self.erp, InMemoryErp)
+        return self.erp
 
     def drive(self) -> int:
         """Run the workflow consumers until each has every event it wants.
@@ -179,20 +205,28 @@ class Flow:
         consumers = workflow_consumers(lambda: self.hub, self.erp)
         worker = ConsumerWorker(self.store, bus, consumers, fetch_timeout=0.05)
         stop = threading.Event()
-        deadline = time.monotonic() + 30
         total = 0
+
+        def caught_up() -> bool:
+            nonlocal total
+            total += sum(
+                worker.poll(consumer, feed, stop)
+                for consumer in consumers
+                for feed in bus.feeds(consumer.subscription)
+            )
+            return all(_caught_up(self.store, c) for c in consumers)
+
         try:
-            while time.monotonic() < deadline:
-                total += sum(
-                    worker.poll(consumer, feed, stop)
-                    for consumer in consumers
-                    for feed in bus.feeds(consumer.subscription)
-                )
-                if all(_caught_up(self.store, c) for c in consumers):
-                    return total
-            raise AssertionError("the workflow consumers did not catch up in 30 s")
+            # Gives up only when no event was finished for a minute.
+            wait_for(
+                caught_up,
+                "the workflow consumers catching up",
+                progress=lambda: _finished(self.store),
+                poll=0.0,
+            )
         finally:
             worker.close()
+        return total
 
     def requisition(
         self, number: str, *lines: tuple[str, str, str, str]
@@ -205,7 +239,7 @@ class Flow:
             project_id=self.project.id,
             supplier_id=self.supplier.id,
             requested_by="sam@site.example",
-            currency="USD",
+            currency=self.currency,
             lines=[
                 RequisitionLine(
                     line_key=key,
@@ -219,17 +253,25 @@ class Flow:
         )
 
     def subcontract(
-        self, number: str, *lines: tuple[str, str, str], cap: str | None = None
+        self,
+        number: str,
+        *lines: tuple[str, str, str],
+        cap: str | None = None,
+        system: str = "odoo",
     ) -> Commitment:
-        """An approved subcontract with 5 % retention: (key, code, amount)."""
+        """An approved subcontract with 5 % retention: (key, code, amount).
+
+        From Odoo by default; awarded in another `system`, the workflows push
+        it to the ERP.
+        """
         return Commitment(
-            origin=origin(number, "odoo"),
+            origin=origin(number, system),
             number=number,
             commitment_type=CommitmentType.SUBCONTRACT,
             legal_entity_id=self.entity.id,
             project_id=self.project.id,
             supplier_id=self.supplier.id,
-            currency="USD",
+            currency=self.currency,
             status=CommitmentStatus.APPROVED,
             retention_percent=D(5),
             retention_cap=None if cap is None else D(cap),
@@ -242,6 +284,15 @@ class Flow:
                 )
                 for key, code, amount in lines
             ],
+        )
+
+
+def _finished(store: Store) -> int:
+    """How many events the consumers have handled or dead-lettered."""
+    with store.engine.connect() as connection:
+        return sum(
+            connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (inbox, dead_letters)
         )
 
 
@@ -268,24 +319,93 @@ def flow(store: Store) -> Flow:
     return build_estate(store)
 
 
-def build_estate(store: Store) -> Flow:
+COST_CODES = {
+    "03 20 00": "Concrete reinforcing",
+    "03 30 00": "Cast-in-place concrete",
+    "05 12 00": "Structural steel framing",
+    "27 15 00": "Communications horizontal cabling",
+}
+
+
+def build_estate(
+    store: Store,
+    erp: ErpGateway | None = None,
+    *,
+    supplier_name: str = "Cascade Concrete LLC",
+    currency: str = "USD",
+) -> Flow:
     """Save the estate in `store`; the flow to drive it."""
     entity = LegalEntity(
         origin=origin("ACME-US", "odoo"),
         code="ACME-US",
         name="Acme Build Inc",
-        base_currency="USD",
+        base_currency=currency,
     )
     project = Project(
         origin=origin("P-1"),
         code="P-1",
         name="Riverside Depot",
         legal_entity_id=entity.id,
-        currency="USD",
+        currency=currency,
         cost_code_system="masterformat",
         start_date=date(2026, 1, 5),
     )
-    supplier = Supplier(origin=origin("S-1", "odoo"), legal_name="Cascade Concrete LLC")
-    built = Flow(store, Clock(), InMemoryErp(), entity, project, supplier)
-    built.save(entity, project, supplier)
+    supplier = Supplier(origin=origin("S-1", "odoo"), legal_name=supplier_name)
+    codes = [
+        CostCode(
+            origin=origin(f"masterformat:{code}"),
+            system="masterformat",
+            code=code,
+            name=name,
+        )
+        for code, name in COST_CODES.items()
+    ]
+    built = Flow(
+        store, Clock(), erp or InMemoryErp(), entity, project, supplier, currency
+    )
+    built.save(entity, project, supplier, *codes)
     return built
+
+
+@dataclass
+class OdooFlow(Flow):
+    """A flow whose ERP is the Odoo under test, with a client to look at it."""
+
+    client: OdooClient | None = None
+    tag: str = ""
+
+    @property
+    def odoo(self) -> OdooClient:
+        """The client the test reads Odoo with."""
+        assert self.client is not None
+        return self.client
+
+
+@pytest.fixture
+def odoo_flow(store: Store, odoo: OdooTarget) -> Iterator[OdooFlow]:  # noqa: F811
+    """The estate on the Odoo under test, its legal entity bound to the
+    test user's company and costed in that company's currency."""
+    with odoo.client() as client:
+        sync = OdooSync(client, instance="main")
+        (user,) = client.read("res.users", [client.uid], ["company_id"])
+        company = user["company_id"][0]
+        (row,) = client.read("res.company", [company], ["currency_id"])
+        built = build_estate(
+            store,
+            OdooErp(sync),
+            supplier_name=f"Cascade Concrete {odoo.tag}",
+            currency=row["currency_id"][1],
+        )
+        with store.transaction() as tx:
+            sync.bind_legal_entity(tx, built.entity, company)
+        yield OdooFlow(
+            store,
+            built.clock,
+            built.erp,
+            built.entity,
+            built.project,
+            built.supplier,
+            built.currency,
+            client=client,
+            tag=odoo.tag,
+        )

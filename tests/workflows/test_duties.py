@@ -10,8 +10,7 @@ from tieline.workflows import DutiesNotSegregated, NotAnApprover, UnknownLogin
 from tieline.workflows.people import approve, history, tasks_for
 
 from .conftest import Flow
-from .helpers import invoice, receipt
-from .test_procure_to_pay import _odoo_order
+from .helpers import award, invoice, receipt
 
 
 def _requisition(flow: Flow, quantity: str = "10") -> None:
@@ -62,7 +61,7 @@ def test_an_unknown_login_is_refused(flow: Flow) -> None:
 
 def test_the_approver_cannot_release_payment_from_another_system(flow: Flow) -> None:
     # Given an invoice billing more than received, approved by pm.pat in Odoo
-    order = _odoo_order(flow, "PO-2", "25", "45.00")
+    order = award(flow, "PO-2", "25", "45.00")
     flow.save(receipt(order, "GR-2", ("1", "20")))
     flow.save(invoice(order, "INV-2", ("1", "25", "45.00", "1125.00")))
     flow.drive()
@@ -91,7 +90,7 @@ def test_the_approver_cannot_release_payment_from_another_system(flow: Flow) -> 
 
 def test_a_policy_approval_is_no_persons_approval(flow: Flow) -> None:
     # Given an invoice the match policy approved
-    order = _odoo_order(flow, "PO-3", "10", "150.00")
+    order = award(flow, "PO-3", "10", "150.00")
     flow.save(receipt(order, "GR-3", ("1", "10"), final=True))
     flow.save(invoice(order, "INV-3", ("1", "10", "150.00", "1500.00")))
     flow.drive()

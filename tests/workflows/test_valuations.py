@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import pytest
 
@@ -19,14 +19,17 @@ from tieline.model import (
     SupplierInvoice,
 )
 from tieline.money import round_money
-from tieline.reports import load_commitment_figures, load_cost_report
+from tieline.reports import CostAmounts, load_commitment_figures, load_cost_report
 from tieline.workflows import NotAnApprover, TransitionRefused
 from tieline.workflows.closeout import close_project, closeout_blockers
+from tieline.workflows.invoices import sync_payments
 from tieline.workflows.people import approve, history, tasks_for
 from tieline.workflows.valuations import release_retention
 
-from .conftest import Flow, origin
+from . import odoo_view
+from .conftest import Flow, OdooFlow, origin
 from .helpers import invoice
+from .test_procure_to_pay import state_of
 
 D = Decimal
 A, B = D("100000.00"), D("50000.00")  # the subcontract's two lines
@@ -52,11 +55,28 @@ def _get(flow: Flow, cls: type, record_id: str):  # type: ignore[no-untyped-def]
         return tx.get(cls, record_id)
 
 
-def test_a_subcontract_is_valued_retained_released_and_closed(flow: Flow) -> None:
+@pytest.mark.odoo
+def test_a_subcontract_is_valued_retained_paid_released_and_closed(
+    odoo_flow: OdooFlow,
+) -> None:
+    flow = odoo_flow
+    # Given a subcontract awarded in project controls: pushed to Odoo as a
+    # confirmed order of two service lines at their contract values
     sc = flow.subcontract(
-        "SC-1", ("A", "03 30 00", str(A)), ("B", "05 12 00", str(B)), cap=str(CAP)
+        "SC-1",
+        ("A", "03 30 00", str(A)),
+        ("B", "05 12 00", str(B)),
+        cap=str(CAP),
+        system="procore",
     )
     flow.save(sc)
+    flow.drive()
+    po = odoo_view.orders(flow)["SC-1"]
+    assert po["state"] == "purchase"
+    assert [
+        odoo_view.money(flow, line["price_subtotal"])
+        for line in odoo_view.order_lines(flow, po)
+    ] == [A, B]
 
     # Period 1: 40 000 and 10 000 claimed; the project team certifies 38 000 on A
     first = _claim(sc, 1, "40000.00", "10000.00")
@@ -72,20 +92,33 @@ def test_a_subcontract_is_valued_retained_released_and_closed(flow: Flow) -> Non
         certified={"A": D("38000.00")},
     )
     certified = _get(flow, ProgressClaim, first.id)
-    held_1 = round_money(D("48000") * RATE / 100, "USD")  # 2 400.00, under the cap
+    held_1 = round_money(D("48000") * RATE / 100, flow.currency)  # 2 400, under cap
+    due_1 = D("48000") - held_1
     assert certified.status is ClaimStatus.CERTIFIED
-    assert (certified.retention_held(), certified.amount_due()) == (
-        held_1,
-        D("48000") - held_1,
-    )
+    assert (certified.retention_held(), certified.amount_due()) == (held_1, due_1)
 
-    # The subcontractor's invoice for period 1 matches the certificate
+    # The subcontractor's invoice for period 1 matches the certificate and is
+    # posted in Odoo on the order's lines
     bill_1 = invoice(
-        sc, "SUB-1", ("A", None, None, "38000.00"), ("B", None, None, "10000.00")
+        sc,
+        f"SUB-1-{flow.tag}",
+        ("A", None, None, "38000.00"),
+        ("B", None, None, "10000.00"),
     )
     flow.save(bill_1)
     flow.drive()
     assert _get(flow, SupplierInvoice, bill_1.id).status is InvoiceStatus.POSTED
+    odoo_1 = odoo_view.bills(flow)[bill_1.supplier_reference]
+    assert odoo_view.money(flow, odoo_1["amount_total"]) == D("48000.00")
+    assert odoo_view.billed_order_lines(flow, odoo_1) == sorted(po["order_line"])
+
+    # Finance releases it; Odoo pays the certificate's amount due, so the
+    # retention stays open on the bill
+    approve(flow.store, flow.hub, bill_1.supplier_reference, "odoo:ffay")
+    odoo_view.pay(flow, odoo_1, date(2026, 4, 20), due_1)
+    (paid_1,) = sync_payments(flow.store, flow.hub, flow.erp)
+    assert paid_1.amount == due_1
+    assert state_of(flow, "invoice", bill_1.supplier_reference) == "partly_paid"
 
     # Retention cannot be released before completion
     with pytest.raises(TransitionRefused) as early, flow.store.transaction() as tx:
@@ -107,9 +140,10 @@ def test_a_subcontract_is_valued_retained_released_and_closed(flow: Flow) -> Non
     flow.drive()
     approve(flow.store, flow.hub, "SC-1 claim 2", "odoo:ppat")
     certified_2 = _get(flow, ProgressClaim, second.id)
-    held_2 = min(round_money((A + B) * RATE / 100, "USD"), CAP)  # 7 500 -> 6 000
+    held_2 = min(round_money((A + B) * RATE / 100, flow.currency), CAP)  # 7 500 -> cap
+    due_2 = (A + B - D("48000")) - (held_2 - held_1)
     assert certified_2.retention_held() == held_2 == CAP
-    assert certified_2.amount_due() == (A + B - D("48000")) - (held_2 - held_1)
+    assert certified_2.amount_due() == due_2 == D("98400.00")
     assert [line.previously_certified for line in certified_2.lines] == [
         D("38000.00"),
         D("10000.00"),
@@ -119,21 +153,37 @@ def test_a_subcontract_is_valued_retained_released_and_closed(flow: Flow) -> Non
     (figures,) = load_commitment_figures(flow.store)
     assert (figures.certified_to_date, figures.retention_held) == (A + B, CAP)
     assert figures.received_not_invoiced == A + B - D("48000")
-    blockers = _blockers(flow)
-    assert blockers == [
+    assert _blockers(flow) == [
         "commitment SC-1 is still approved",
         f"SC-1 line A: {A - D('38000')} received, not invoiced",
         f"SC-1 line B: {B - D('10000.00')} received, not invoiced",
         f"SC-1 holds {CAP} retention, not released",
     ]
 
-    # Period 2's invoice bills the rest
+    # Period 2's invoice bills the rest; Odoo pays its amount due
     bill_2 = invoice(
-        sc, "SUB-2", ("A", None, None, "62000.00"), ("B", None, None, "40000.00")
+        sc,
+        f"SUB-2-{flow.tag}",
+        ("A", None, None, "62000.00"),
+        ("B", None, None, "40000.00"),
     )
     flow.save(bill_2)
     flow.drive()
     assert _get(flow, SupplierInvoice, bill_2.id).status is InvoiceStatus.POSTED
+    approve(flow.store, flow.hub, bill_2.supplier_reference, "odoo:ffay")
+    odoo_2 = odoo_view.bills(flow)[bill_2.supplier_reference]
+    odoo_view.pay(flow, odoo_2, date(2026, 5, 20), due_2)
+    (paid_2,) = sync_payments(flow.store, flow.hub, flow.erp)
+    assert paid_2.amount == due_2
+
+    # The cost report's paid is each payment spread over its bill's lines in
+    # proportion, to the cent (the cent left over to the largest remainder)
+    (project,) = load_cost_report(flow.store).projects
+    lines = {line.cost_code: line.amounts for line in project.lines}
+    a_2, b_2 = _shares(due_2, [D("62000"), D("40000")])
+    assert (a_2, b_2) == (D("59811.76"), D("38588.24"))
+    assert lines["03 30 00"].paid == due_1 * 38 / 48 + a_2 == D("95911.76")
+    assert lines["05 12 00"].paid == due_1 * 10 / 48 + b_2 == D("48088.24")
 
     # Only finance may release retention; at completion it does
     with flow.store.transaction() as tx, pytest.raises(NotAnApprover):
@@ -153,11 +203,24 @@ def test_a_subcontract_is_valued_retained_released_and_closed(flow: Flow) -> Non
     assert (figures.retention_held, figures.retention_released) == (D(0), CAP)
     assert (figures.invoiced, figures.open_commitment) == (A + B, D(0))
 
-    # The cost report counts certified work as received, to the cent
+    # And Odoo pays the retention left open on each bill, which closes both
+    for bill in (odoo_1, odoo_2):
+        odoo_view.pay(flow, bill, date(2026, 6, 30))
+    retention = sync_payments(flow.store, flow.hub, flow.erp)
+    assert sorted(p.amount for p in retention) == sorted([held_1, held_2 - held_1])
+    assert sum((p.amount for p in retention), D(0)) == CAP
+    for billed in (bill_1, bill_2):
+        assert _get(flow, SupplierInvoice, billed.id).status is InvoiceStatus.PAID
+    assert [b["payment_state"] for b in odoo_view.bills(flow).values()] == [
+        "paid",
+        "paid",
+    ]
+
+    # The cost report counts certified work as received and all of it paid
     (project,) = load_cost_report(flow.store).projects
     lines = {line.cost_code: line.amounts for line in project.lines}
-    assert (lines["03 30 00"].committed, lines["03 30 00"].received) == (A, A)
-    assert (lines["05 12 00"].received, lines["05 12 00"].invoiced) == (B, B)
+    assert tuple(vars_(lines["03 30 00"])) == (A, A, A, A)
+    assert tuple(vars_(lines["05 12 00"])) == (B, B, B, B)
 
     # Closeout: the open subcontract still blocks; closed, the project closes
     assert _blockers(flow) == ["commitment SC-1 is still approved"]
@@ -177,6 +240,25 @@ def test_a_subcontract_is_valued_retained_released_and_closed(flow: Flow) -> Non
         )
     assert _get(flow, Project, flow.project.id).status is ProjectStatus.CLOSED
     assert [h.to_state for h in history(flow.store, "P-1")] == ["open", "closed"]
+
+
+def vars_(amounts: CostAmounts) -> list[Decimal]:
+    """Committed, received, invoiced and paid."""
+    return [amounts.committed, amounts.received, amounts.invoiced, amounts.paid]
+
+
+def _shares(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """`total` split by `weights`: each share down to the cent, the cents left
+    going one each to the largest remainders (worked here, not by the report)."""
+    exact = [total * w / sum(weights) for w in weights]
+    shares = [e.quantize(D("0.01"), rounding=ROUND_FLOOR) for e in exact]
+    left = int((total - sum(shares)) / D("0.01"))
+    by_remainder = sorted(
+        range(len(exact)), key=lambda i: shares[i] - exact[i]
+    )  # most negative first: the largest remainder
+    for i in by_remainder[:left]:
+        shares[i] += D("0.01")
+    return shares
 
 
 def _blockers(flow: Flow) -> list[str]:
@@ -243,3 +325,45 @@ def test_certifying_more_than_claimed_is_refused(flow: Flow) -> None:
         approve(
             flow.store, flow.hub, "SC-4 claim 1", "odoo:ppat", certified={"A": D(500)}
         )
+
+
+def test_an_invoice_ahead_of_its_certificate_is_approved_once_certified(
+    flow: Flow,
+) -> None:
+    # Given a subcontract billed for 400.00 on A before any certificate: held
+    sc = flow.subcontract(
+        "SC-5", ("A", "03 30 00", "1000.00"), ("B", "05 12 00", "1.00")
+    )
+    flow.save(sc)
+    early = invoice(sc, "SUB-5", ("A", None, None, "400.00"))
+    flow.save(early)
+    flow.drive()
+    assert state_of(flow, "invoice", "SUB-5") == "awaiting_approval"
+
+    # When the claim for 400.00 is certified at 350.00, the bill is still ahead
+    flow.save(_claim(sc, 1, "400.00", "0.00"))
+    flow.drive()
+    approve(flow.store, flow.hub, "SC-5 claim 1", "odoo:ppat", certified={"A": D(350)})
+    (task,) = tasks_for(flow.store, flow.hub, "pm.pat")
+    assert task.details == (
+        "line 1: received or certified value to date billed 400.00, expected "
+        "350.00 (allowed up to 350.00 + 0%)",
+    )
+
+    # When period 2 certifies 400.00 to date
+    flow.save(_claim(sc, 2, "400.00", "0.00"))
+    flow.drive()
+    approve(flow.store, flow.hub, "SC-5 claim 2", "odoo:ppat")
+    flow.drive()
+
+    # Then the policy approves the invoice, and it is posted
+    last = history(flow.store, "SUB-5")[-2:]
+    assert [(h.to_state, h.actor, h.comment) for h in last] == [
+        (
+            "approved",
+            "policy:three-way-match",
+            "matched within the tolerances of ACME-US after certificate 2",
+        ),
+        ("posted", "system:post_vendor_bill", last[1].comment),
+    ]
+    assert _get(flow, SupplierInvoice, early.id).status is InvoiceStatus.POSTED

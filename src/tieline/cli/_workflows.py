@@ -1,5 +1,8 @@
 """`tieline tasks|approve|reject|history|sla-sweep`: workflows for people.
 
+The exception queue's commands (`tieline exceptions ...`) are in `_exceptions`
+and are added here.
+
 Each command is a thin shell over `tieline.workflows.people` (the functions an
 API route or a console page calls too). The policy file is
 `<data dir>/workflows.toml` unless `--policies` names another.
@@ -155,6 +158,9 @@ def sla_sweep(policies: Policies = None) -> None:
 
 def register_commands(app: typer.Typer) -> None:
     """Add the workflow commands to the `tieline` app."""
+    from tieline.cli._exceptions import exceptions_app
+
+    app.add_typer(exceptions_app, name="exceptions")
     app.command("tasks")(tasks)
     app.command("approve")(approve_)
     app.command("reject")(reject_)

@@ -39,6 +39,8 @@ from tieline.workflows._policy import (
     parse_policies,
 )
 from tieline.workflows._sla import (
+    ExceptionClosed,
+    ExceptionNote,
     WorkflowException,
     assign_exception,
     comment_exception,
@@ -59,6 +61,8 @@ __all__ = [
     "DocumentType",
     "DutiesNotSegregated",
     "ErpGateway",
+    "ExceptionClosed",
+    "ExceptionNote",
     "Hub",
     "Identity",
     "IdentityKind",

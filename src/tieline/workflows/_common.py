@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
 from tieline.errors import RecordNotFound
 from tieline.model import (
     ChangeOrder,
@@ -21,6 +23,7 @@ from tieline.model import (
     Project,
 )
 from tieline.store import Transaction
+from tieline.store._schema import records
 from tieline.workflows._duties import party
 from tieline.workflows._identity import Actor, ActorKind
 from tieline.workflows._machine import Hub, Machine
@@ -46,6 +49,20 @@ def subject(
         project=project.code if project else "",
         amount=amount,
         contract_type=contract_type,
+    )
+
+
+def lock_commitment(tx: Transaction, commitment_id: str) -> None:
+    """Hold the commitment's row until `tx` ends (PostgreSQL; SQLite has one writer).
+
+    Matching an invoice reads the commitment's receipts and certificates, and
+    a receipt or certificate re-matches the invoices held on the commitment.
+    Each takes this lock first, so when the two arrive at once the second
+    waits for the first to commit and then sees it (read committed): an
+    invoice is never left held for a receipt that came in beside it.
+    """
+    tx.connection.execute(
+        select(records.c.id).where(records.c.id == commitment_id).with_for_update()
     )
 
 

@@ -3,8 +3,11 @@
 - `workflow-documents`: starts a document's workflow when it arrives
   (a submitted requisition, a received invoice, a submitted claim, revision
   or change order) and moves orders on confirmed goods receipts;
-- `workflow-erp` (only with an `ErpGateway`): pushes orders tieline made to
-  the ERP as confirmed purchase orders, and posts approved invoices as bills.
+- `workflow-erp` (only with an `ErpGateway`): pushes approved commitments
+  that did not come from the ERP (orders tieline made from requisitions,
+  contracts awarded in project controls) as confirmed purchase orders,
+  records their confirmed deliveries there, and posts approved invoices as
+  bills.
 
 Handlers read the record as it is now (the event only says which one), so a
 late event acts on current data; starting a workflow twice finds the first
@@ -24,19 +27,19 @@ from tieline.model import (
     ChangeOrder,
     Commitment,
     CommitmentStatus,
-    CommitmentType,
     GoodsReceipt,
     ProgressClaim,
+    ReceiptStatus,
     Requisition,
     SupplierInvoice,
 )
+from tieline.retry import RetryPolicy
 from tieline.store import Transaction
 from tieline.workflows._machine import Hub
 from tieline.workflows.changes import start_change
 from tieline.workflows.erp import ErpGateway
 from tieline.workflows.invoices import post_invoice, start_invoice
 from tieline.workflows.requisitions import (
-    HUB_SYSTEM,
     dispatch_order,
     record_receipt,
     start_requisition,
@@ -44,6 +47,13 @@ from tieline.workflows.requisitions import (
 from tieline.workflows.valuations import start_claim
 
 HubSource = Callable[[], Hub]
+
+# An ERP restarting for an upgrade is down for minutes, and a delivery may
+# arrive before its order is in the ERP: retry for up to an hour before a
+# person is asked to look (the dead letter keeps the ERP's message).
+ERP_RETRY = RetryPolicy(
+    initial_delay=1.0, max_delay=300.0, max_attempts=None, max_age=3600.0
+)
 
 _STARTS: dict[
     str, tuple[type[CanonicalRecord], Callable[[Transaction, Hub, Any], None]]
@@ -89,15 +99,21 @@ def document_handler(hub: HubSource) -> Callable[[Transaction, dict[str, Any]], 
 def erp_handler(
     hub: HubSource, gateway: ErpGateway
 ) -> Callable[[Transaction, dict[str, Any]], None]:
-    """The handler that pushes orders and posts bills through the gateway."""
+    """The handler that pushes orders and receipts and posts bills."""
 
     def handle(tx: Transaction, event: dict[str, Any]) -> None:
         kind = str(event["subject"]).partition("/")[0]
         if kind == "commitment":
             commitment = _record(tx, event, Commitment)
-            if _pushable(commitment):
-                ref = gateway.push_purchase_order(commitment)
-                dispatch_order(tx, hub(), commitment.id, ref)
+            if _pushable(commitment, gateway):
+                ref = gateway.push_purchase_order(tx, commitment)
+                dispatch_order(tx, hub(), commitment, ref)
+        elif kind == "goods_receipt":
+            receipt = _record(tx, event, GoodsReceipt)
+            if receipt is not None and receipt.status is ReceiptStatus.CONFIRMED:
+                commitment = tx.get(Commitment, receipt.commitment_id)
+                if commitment is not None and not gateway.owns(commitment.origin):
+                    gateway.push_receipt(tx, receipt)
         elif kind == "supplier_invoice":
             invoice = _record(tx, event, SupplierInvoice)
             if invoice is not None:
@@ -106,17 +122,20 @@ def erp_handler(
     return handle
 
 
-def _pushable(commitment: Commitment | None) -> bool:
+def _pushable(commitment: Commitment | None, gateway: ErpGateway) -> bool:
+    # The ERP's own orders are there already; everything else approved goes.
     return (
         commitment is not None
-        and commitment.origin.system == HUB_SYSTEM
         and commitment.status is CommitmentStatus.APPROVED
-        and commitment.commitment_type is CommitmentType.PURCHASE_ORDER
+        and not gateway.owns(commitment.origin)
     )
 
 
 def workflow_consumers(
-    hub: HubSource, gateway: ErpGateway | None = None
+    hub: HubSource,
+    gateway: ErpGateway | None = None,
+    *,
+    erp_retry: RetryPolicy = ERP_RETRY,
 ) -> list[Consumer]:
     """The workflow consumers; the ERP one only when a gateway is given."""
     consumers = [
@@ -126,9 +145,15 @@ def workflow_consumers(
         patterns = (
             "tieline.commitment.created",
             "tieline.commitment.approved",
+            "tieline.goods_receipt.created",
+            "tieline.goods_receipt.confirmed",
             "tieline.supplier_invoice.approved",
         )
-        consumers.append(Consumer("workflow-erp", patterns, erp_handler(hub, gateway)))
+        consumers.append(
+            Consumer(
+                "workflow-erp", patterns, erp_handler(hub, gateway), retry=erp_retry
+            )
+        )
     return consumers
 
 

@@ -30,7 +30,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from tieline.errors import RecordNotFound
+from tieline.errors import PermanentError, RecordNotFound
 from tieline.logging import get_logger
 from tieline.store import Store, Transaction
 from tieline.workflows._machine import (
@@ -49,12 +49,30 @@ from tieline.workflows._tables import (
 log = get_logger(__name__)
 
 BREACHED = "tieline.workflow.sla_breached"
+OPEN, RESOLVED_STATUS = "open", "resolved"
 RESOLVED = "tieline.workflow.exception_resolved"
+
+
+class ExceptionClosed(PermanentError):
+    """The exception was resolved: it is not assigned, noted or resolved again."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionNote:
+    """One note on an exception: who wrote it, when, and what."""
+
+    author: str
+    text: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class WorkflowException:
-    """An item on the exception queue, with its owner and notes."""
+    """An item on the exception queue, with its owner and notes.
+
+    `notes` reads "author: text", oldest first; `entries` are the same notes
+    with their times.
+    """
 
     id: int
     document_ref: str
@@ -63,6 +81,15 @@ class WorkflowException:
     status: str
     created_at: datetime
     notes: tuple[str, ...] = ()
+    instance_id: str = ""
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    entries: tuple[ExceptionNote, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        """Whether it still waits for someone."""
+        return self.status == OPEN
 
 
 def sweep(store: Store, hub: Hub) -> list[WorkflowException]:
@@ -136,7 +163,7 @@ def _open(
             document_ref=instance.document_ref,
             reason=reason,
             owner=owner,
-            status="open",
+            status=OPEN,
             created_at=now,
         )
         .returning(workflow_exceptions.c.id)
@@ -151,10 +178,13 @@ def get_exception(connection: Connection, exception_id: int) -> WorkflowExceptio
     ).first()
     if row is None:
         raise RecordNotFound("workflow exception", str(exception_id))
-    notes = connection.execute(
-        select(workflow_exception_notes)
-        .where(workflow_exception_notes.c.exception_id == exception_id)
-        .order_by(workflow_exception_notes.c.id)
+    entries = tuple(
+        ExceptionNote(n.author, n.text, as_utc(n.at))
+        for n in connection.execute(
+            select(workflow_exception_notes)
+            .where(workflow_exception_notes.c.exception_id == exception_id)
+            .order_by(workflow_exception_notes.c.id)
+        )
     )
     return WorkflowException(
         id=row.id,
@@ -163,12 +193,27 @@ def get_exception(connection: Connection, exception_id: int) -> WorkflowExceptio
         owner=row.owner,
         status=row.status,
         created_at=as_utc(row.created_at),
-        notes=tuple(f"{n.author}: {n.text}" for n in notes),
+        notes=tuple(f"{n.author}: {n.text}" for n in entries),
+        instance_id=row.instance_id,
+        resolved_by=row.resolved_by,
+        resolved_at=None if row.resolved_at is None else as_utc(row.resolved_at),
+        entries=entries,
     )
 
 
+def open_exception(connection: Connection, exception_id: int) -> WorkflowException:
+    """The exception, if it is still open; a resolved one is refused."""
+    found = get_exception(connection, exception_id)
+    if not found.open:
+        raise ExceptionClosed(
+            f"exception {exception_id} ({found.document_ref}) was resolved by "
+            f"{found.resolved_by}; it takes no more changes"
+        )
+    return found
+
+
 def list_exceptions(
-    connection: Connection, *, owner: str | None = None, status: str | None = "open"
+    connection: Connection, *, owner: str | None = None, status: str | None = OPEN
 ) -> list[WorkflowException]:
     """Exceptions, oldest first, of one owner and status when given."""
     query = select(workflow_exceptions.c.id).order_by(workflow_exceptions.c.id)
@@ -183,7 +228,7 @@ def assign_exception(
     tx: Transaction, hub: Hub, exception_id: int, owner: str, *, by: str
 ) -> WorkflowException:
     """Hand an open exception to another owner (noted with who did it)."""
-    get_exception(tx.connection, exception_id)
+    open_exception(tx.connection, exception_id)
     tx.connection.execute(
         update(workflow_exceptions)
         .where(workflow_exceptions.c.id == exception_id)
@@ -195,8 +240,8 @@ def assign_exception(
 def comment_exception(
     tx: Transaction, hub: Hub, exception_id: int, author: str, text: str
 ) -> WorkflowException:
-    """Add a note to an exception."""
-    get_exception(tx.connection, exception_id)
+    """Add a note to an open exception."""
+    open_exception(tx.connection, exception_id)
     tx.connection.execute(
         insert(workflow_exception_notes).values(
             exception_id=exception_id, author=author, text=text, at=hub.clock()
@@ -213,7 +258,7 @@ def resolve_exception(
     tx.connection.execute(
         update(workflow_exceptions)
         .where(workflow_exceptions.c.id == exception_id)
-        .values(status="resolved", resolved_by=by, resolved_at=hub.clock())
+        .values(status=RESOLVED_STATUS, resolved_by=by, resolved_at=hub.clock())
     )
     resolved = get_exception(tx.connection, exception_id)
     tx.emit(

@@ -11,19 +11,22 @@ service). Otherwise it waits for a person of the `supplier_invoice` rule
 in the workflow's data. An approved invoice is posted to the ERP by the
 `workflow-erp` consumer; a person of the `payment_release` rule, never its
 approver, releases payment (step `payment_readiness`, from posting); the ERP's
-payment state, read back by `sync_payments`, closes the loop with a payment
-record.
-
-TODO: nothing runs `sync_payments` on a schedule yet (like the SLA sweep, it
-needs a periodic task in `tieline serve`, and a gateway to Odoo); until then
-released invoices stay `released` in tieline after Odoo has paid them.
+payment state, read back by `sync_payments`, closes the loop: each payment
+the ERP made on the bill becomes a payment record, and the invoice is
+`partly_paid` until the bill is settled in full, then `paid`. (A subcontract
+bill paid at its certificate's amount due stays partly paid, its retention
+open on the bill, until the retention is paid at release.)
 
 TODO: releasing payment is recorded in tieline only; Odoo is not told, so a
-payment run in Odoo is not held back for bills tieline has not released.
+payment run in Odoo is not held back for bills tieline has not released, and
+what Odoo pays before the release is read back only once it is released.
 
-TODO: an invoice that arrives before its receipt waits for a person even
-after the receipt comes; re-matching waiting invoices when a receipt arrives
-is not built, so approvers see quantity differences that have since cleared.
+An invoice held for a person is matched again whenever its commitment gets
+a confirmed receipt or a certificate (`rematch_held`): billed past receipt
+today, matched once the goods are booked. Within tolerance now, the policy
+approves it as it would have on arrival (the person's task and any open SLA
+exception for it are closed); still out, the differences it shows are
+brought up to date.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tieline.errors import RecordNotFound
+from tieline.errors import RecordNotFound, RetryableError, TielineError
+from tieline.logging import get_logger
 from tieline.model import (
     ClaimStatus,
     Commitment,
@@ -53,6 +57,7 @@ from tieline.store import Store, Transaction
 from tieline.workflows._common import (
     contract_lines,
     legal_entity_code,
+    lock_commitment,
     route,
     subject,
 )
@@ -61,12 +66,16 @@ from tieline.workflows._identity import Actor, policy_actor, system_actor
 from tieline.workflows._machine import Hub, Machine, Spec
 from tieline.workflows._match import Difference, Progress, three_way_match
 from tieline.workflows._policy import DocumentType
+from tieline.workflows._sla import resolve_exception
 from tieline.workflows._tables import (
     insert_or_skip,
     invoice_references,
+    workflow_exceptions,
     workflow_instances,
 )
-from tieline.workflows.erp import ErpGateway
+from tieline.workflows.erp import ErpGateway, ErpPayment
+
+log = get_logger(__name__)
 
 MATCH_POLICY = "three-way-match"
 # Invoices whose lines count as billed when matching a later one.
@@ -88,6 +97,7 @@ class InvoiceState(enum.StrEnum):
     REJECTED = "rejected"
     POSTED = "posted"
     RELEASED = "released"
+    PARTLY_PAID = "partly_paid"
     PAID = "paid"
 
 
@@ -111,7 +121,10 @@ class InvoiceFlow(Machine[InvoiceState]):
             ),
             InvoiceState.APPROVED: frozenset({InvoiceState.POSTED}),
             InvoiceState.POSTED: frozenset({InvoiceState.RELEASED}),
-            InvoiceState.RELEASED: frozenset({InvoiceState.PAID}),
+            InvoiceState.RELEASED: frozenset(
+                {InvoiceState.PARTLY_PAID, InvoiceState.PAID}
+            ),
+            InvoiceState.PARTLY_PAID: frozenset({InvoiceState.PAID}),
         },
         waits={
             InvoiceState.AWAITING_APPROVAL: "invoice_approval",
@@ -152,10 +165,13 @@ class InvoiceFlow(Machine[InvoiceState]):
         self.data["released_by"] = party(actor)
         self._move(InvoiceState.RELEASED, actor, comment=comment)
 
-    def paid(self, actor: Actor, payment: Payment) -> None:
-        """The ERP paid the bill."""
-        self.data["payment_id"] = payment.id
-        self._move(InvoiceState.PAID, actor, comment=payment.reference)
+    def partly_paid(self, actor: Actor, comment: str) -> None:
+        """The ERP paid part of the bill."""
+        self._move(InvoiceState.PARTLY_PAID, actor, comment=comment)
+
+    def paid(self, actor: Actor, comment: str) -> None:
+        """The ERP settled the bill in full."""
+        self._move(InvoiceState.PAID, actor, comment=comment)
 
 
 def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
@@ -175,6 +191,8 @@ def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
     )
     if not new:
         return
+    if invoice.commitment_id:
+        lock_commitment(tx, invoice.commitment_id)
     original = _first_seen(tx, hub, invoice)
     if original is not None:
         flow.duplicate(actor, original)
@@ -183,14 +201,96 @@ def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
         return
     differences = match_invoice(tx, hub, invoice)
     if not differences:
-        code = legal_entity_code(tx, invoice.legal_entity_id) or "default"
-        note = f"matched within the tolerances of {code}"
-        flow.approved(policy_actor(MATCH_POLICY), note)
-        _set_status(
-            tx, invoice, InvoiceStatus.APPROVED, policy_actor(MATCH_POLICY), note
-        )
+        _approve_by_policy(tx, flow, invoice, "")
         return
     _route_for_approval(tx, hub, flow, invoice, differences, actor)
+
+
+def _approve_by_policy(
+    tx: Transaction, flow: InvoiceFlow, invoice: SupplierInvoice, after: str
+) -> None:
+    """The match policy approves (never a person, never a service)."""
+    code = legal_entity_code(tx, invoice.legal_entity_id) or "default"
+    note = f"matched within the tolerances of {code}{after}"
+    flow.approved(policy_actor(MATCH_POLICY), note)
+    _set_status(tx, invoice, InvoiceStatus.APPROVED, policy_actor(MATCH_POLICY), note)
+
+
+def rematch_held(
+    tx: Transaction, hub: Hub, commitment: Commitment, cause: str
+) -> list[SupplierInvoice]:
+    """Match again the commitment's invoices waiting for a person.
+
+    Called when a receipt or certificate adds to what the commitment has
+    received, under `lock_commitment`. An invoice now within tolerance is
+    approved by the policy (its comment names `cause`, "receipt GR-7") and
+    returned; one still out keeps waiting with its differences brought up
+    to date.
+    """
+    approved = []
+    for flow, invoice in _held(tx, hub, commitment.id):
+        differences = match_invoice(tx, hub, invoice)
+        if not differences:
+            _approve_by_policy(tx, flow, invoice, f" after {cause}")
+            _close_exceptions(tx, hub, flow, cause)
+            approved.append(invoice)
+            log.info(
+                "invoice.rematched",
+                invoice=invoice.supplier_reference,
+                cause=cause,
+                approved=True,
+            )
+            continue
+        shown = [str(d) for d in differences]
+        if shown != flow.data.get("differences"):
+            flow.data["differences"] = shown
+            flow.save_data()
+            reason = "waiting for a person: " + "; ".join(shown)
+            _set_status(
+                tx,
+                invoice,
+                InvoiceStatus.RECEIVED,
+                system_actor("tieline", "rematch"),
+                reason,
+            )
+    return approved
+
+
+def _held(
+    tx: Transaction, hub: Hub, commitment_id: str
+) -> list[tuple[InvoiceFlow, SupplierInvoice]]:
+    rows = tx.connection.execute(
+        select(workflow_instances.c.document_id)
+        .where(
+            workflow_instances.c.workflow == InvoiceFlow.spec.name,
+            workflow_instances.c.state == InvoiceState.AWAITING_APPROVAL.value,
+        )
+        .order_by(workflow_instances.c.created_at)
+    )
+    held = []
+    for row in rows:
+        invoice = tx.get(SupplierInvoice, row.document_id)
+        if invoice is not None and invoice.commitment_id == commitment_id:
+            held.append((InvoiceFlow.load(tx, hub, invoice.id), invoice))
+    return held
+
+
+def _close_exceptions(tx: Transaction, hub: Hub, flow: InvoiceFlow, cause: str) -> None:
+    """Resolve the open SLA exceptions of an invoice the policy has now approved."""
+    rows = tx.connection.execute(
+        select(workflow_exceptions.c.id).where(
+            workflow_exceptions.c.instance_id == flow.instance.id,
+            workflow_exceptions.c.status == "open",
+        )
+    )
+    for row in rows.all():
+        resolve_exception(
+            tx,
+            hub,
+            row.id,
+            by=policy_actor(MATCH_POLICY).id,
+            note=f"matched after {cause}; approved by the policy",
+        )
 
 
 def _route_for_approval(
@@ -364,7 +464,7 @@ def post_invoice(
     flow = InvoiceFlow.load(tx, hub, invoice.id)
     if flow.state is not InvoiceState.APPROVED:
         return
-    bill_ref = gateway.post_vendor_bill(invoice)
+    bill_ref = gateway.post_vendor_bill(tx, invoice)
     actor = system_actor("erp", "post_vendor_bill")
     commitment = (
         tx.get(Commitment, invoice.commitment_id) if invoice.commitment_id else None
@@ -396,55 +496,105 @@ def release_payment(
 
 
 def sync_payments(store: Store, hub: Hub, gateway: ErpGateway) -> list[Payment]:
-    """Read the ERP's payment state of released invoices; record what was paid."""
+    """Read the ERP's payments on released invoices; returns the new ones.
+
+    One transaction per invoice, so one bill the ERP cannot read does not
+    hold back the others' payments (its error is raised after them). Run it
+    again and again: a payment already recorded is not recorded twice.
+    """
     with store.transaction() as tx:
-        released = [
-            (row.document_id, row.data.get("bill_ref")) for row in _released_rows(tx)
-        ]
-    payments = []
-    for invoice_id, bill_ref in released:
-        state = gateway.read_payment_state(str(bill_ref))
-        if not state.paid:
-            continue
-        with store.transaction() as tx:
-            payments.append(_record_payment(tx, hub, invoice_id, state))
+        waiting = [row.document_id for row in _unpaid_rows(tx)]
+    payments: list[Payment] = []
+    failed: list[TielineError] = []
+    for invoice_id in waiting:
+        try:
+            with store.transaction() as tx:
+                payments.extend(_sync_one(tx, hub, gateway, invoice_id))
+        except RetryableError as err:
+            log.info("payments.sync_deferred", invoice_id=invoice_id, error=str(err))
+            failed.append(err)
+        except TielineError as err:
+            log.warning("payments.sync_failed", invoice_id=invoice_id, error=str(err))
+            failed.append(err)
+    if failed:
+        raise failed[0]
     return payments
 
 
-def _released_rows(tx: Transaction) -> list[Any]:
+def _unpaid_rows(tx: Transaction) -> list[Any]:
     return list(
         tx.connection.execute(
             select(workflow_instances).where(
                 workflow_instances.c.workflow == InvoiceFlow.spec.name,
-                workflow_instances.c.state == InvoiceState.RELEASED.value,
+                workflow_instances.c.state.in_(
+                    [InvoiceState.RELEASED.value, InvoiceState.PARTLY_PAID.value]
+                ),
             )
         )
     )
 
 
-def _record_payment(tx: Transaction, hub: Hub, invoice_id: str, state: Any) -> Payment:
+def _sync_one(
+    tx: Transaction, hub: Hub, gateway: ErpGateway, invoice_id: str
+) -> list[Payment]:
+    flow = InvoiceFlow.load(tx, hub, invoice_id)
+    if flow.state not in (InvoiceState.RELEASED, InvoiceState.PARTLY_PAID):
+        return []  # another sweep moved it meanwhile
     invoice = _invoice(tx, invoice_id)
+    state = gateway.read_payment_state(tx, invoice)
+    actor = system_actor("erp", "read_payment_state")
+    recorded = [
+        payment
+        for erp_payment in state.payments
+        if (payment := _record_payment(tx, invoice, erp_payment, actor)) is not None
+    ]
+    settled = f"{state.amount_paid} of {invoice.gross_total} paid"
+    if state.paid:
+        flow.data["amount_paid"] = str(state.amount_paid)
+        flow.paid(actor, settled)
+        _set_status(tx, invoice, InvoiceStatus.PAID, actor, settled)
+    elif state.amount_paid > _paid_so_far(flow):
+        flow.data["amount_paid"] = str(state.amount_paid)
+        if flow.state is InvoiceState.RELEASED:
+            flow.partly_paid(actor, settled)
+        else:
+            flow.save_data()
+        _set_status(tx, invoice, InvoiceStatus.POSTED, actor, settled)
+    return recorded
+
+
+def _paid_so_far(flow: InvoiceFlow) -> Decimal:
+    """What the ERP had paid on the invoice when it was last read."""
+    return Decimal(flow.data.get("amount_paid", "0"))
+
+
+def _record_payment(
+    tx: Transaction, invoice: SupplierInvoice, paid: ErpPayment, actor: Actor
+) -> Payment | None:
+    """The ERP payment as a payment record, or None when it is recorded already.
+
+    A payment that settled several bills is recorded once per invoice, each
+    record carrying the part that settled that invoice, under the ERP's own
+    reference (the records' ids differ by the invoice's).
+    """
     commitment = (
         tx.get(Commitment, invoice.commitment_id) if invoice.commitment_id else None
     )
     payment = Payment(
-        origin=Origin(system="erp", key=str(state.reference)),
+        origin=Origin(system="erp", key=f"{paid.reference}/{invoice.id}"),
         legal_entity_id=invoice.legal_entity_id
         or (commitment.legal_entity_id if commitment else ""),
         supplier_id=invoice.supplier_id
         or (commitment.supplier_id if commitment else ""),
-        reference=str(state.reference),
-        paid_on=state.paid_on,
+        reference=paid.reference,
+        paid_on=paid.paid_on,
         currency=invoice.currency,
-        amount=state.amount_paid,
-        allocations=[
-            PaymentAllocation(invoice_id=invoice.id, amount=state.amount_paid)
-        ],
+        amount=paid.amount,
+        allocations=[PaymentAllocation(invoice_id=invoice.id, amount=paid.amount)],
     )
-    actor = system_actor("erp", "read_payment_state")
+    if tx.get(Payment, payment.id) is not None:
+        return None
     tx.save(payment, actor=actor.id)
-    _set_status(tx, invoice, InvoiceStatus.PAID, actor, payment.reference)
-    InvoiceFlow.load(tx, hub, invoice_id).paid(actor, payment)
     return payment
 
 

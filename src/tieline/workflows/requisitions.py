@@ -6,7 +6,8 @@ same transaction, and the order's own workflow starts, waiting for the ERP
 (step `order_dispatch`): the `workflow-erp` consumer pushes the order to the
 ERP as a confirmed purchase order and moves it to `dispatched`. Confirmed
 goods receipts move the order to `partly_received` or `received` (a receipt
-marked final, or every line received in full).
+marked final, or every line received in full), and invoices held on the
+order for a person are matched again (`invoices.rematch_held`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tieline.store import Transaction
 from tieline.workflows._common import (
     commitment_of,
     contract_lines,
+    lock_commitment,
     requester,
     route,
     subject,
@@ -38,6 +40,7 @@ from tieline.workflows._duties import check_decider, party
 from tieline.workflows._identity import Actor, system_actor
 from tieline.workflows._machine import Hub, Machine, Spec
 from tieline.workflows._policy import DocumentType
+from tieline.workflows.invoices import rematch_held
 
 # Commitments tieline makes itself carry this origin system; only these are
 # pushed to the ERP (the ERP's own orders are there already).
@@ -241,18 +244,40 @@ def _commitment_from(requisition: Requisition) -> Commitment:
     )
 
 
-def dispatch_order(tx: Transaction, hub: Hub, commitment_id: str, erp_ref: str) -> None:
-    """The ERP confirmed the order: record its ref (idempotent)."""
-    order = OrderFlow.load(tx, hub, commitment_id)
+def dispatch_order(
+    tx: Transaction, hub: Hub, commitment: Commitment, erp_ref: str
+) -> None:
+    """The ERP confirmed the order: record its ref (idempotent).
+
+    An order tieline made from a requisition has its workflow already; a
+    commitment awarded elsewhere (project controls, an import) starts one
+    here. A delivery recorded before the ERP answered has moved the order on
+    already: then the ref is only noted.
+    """
+    actor = system_actor("erp", "push_purchase_order")
+    order, _ = OrderFlow.start(
+        tx,
+        hub,
+        document_id=commitment.id,
+        document_ref=commitment.number,
+        actor=actor,
+        legal_entity_id=commitment.legal_entity_id,
+        project_id=commitment.project_id,
+    )
     if order.data.get("erp_ref") == erp_ref:
         return
-    order.dispatched(system_actor("erp", "push_purchase_order"), erp_ref)
+    if order.state is OrderState.AWAITING_DISPATCH:
+        order.dispatched(actor, erp_ref)
+        return
+    order.data["erp_ref"] = erp_ref
+    order.save_data()
 
 
 def record_receipt(tx: Transaction, hub: Hub, receipt: GoodsReceipt) -> None:
     """A confirmed delivery moves its order to partly or fully received."""
     if receipt.status is not ReceiptStatus.CONFIRMED:
         return
+    lock_commitment(tx, receipt.commitment_id)
     commitment = commitment_of(tx, receipt.commitment_id)
     order, _ = OrderFlow.start(
         tx,
@@ -281,6 +306,7 @@ def record_receipt(tx: Transaction, hub: Hub, receipt: GoodsReceipt) -> None:
         order.received(actor, receipt)
     else:
         order.partly_received(actor, receipt)
+    rematch_held(tx, hub, commitment, f"receipt {receipt.number}")
 
 
 def _fully_received(

@@ -10,7 +10,8 @@ work previously certified per line and retention previously held (from the
 latest earlier certificate), and the subcontract's retention rate and cap,
 so the claim's own `retention_held()` and `amount_due()` give the figures.
 The subcontractor's invoice is then matched against the certified value
-(see `invoices`) and paid as any invoice.
+(see `invoices`) and paid as any invoice; one that arrived before its
+certificate and waits for a person is matched again on certifying.
 
 At completion (every line certified to its full contract value, no claim
 waiting), a person of the `retention_release` rule releases the retention:
@@ -33,6 +34,7 @@ from tieline.store import Transaction
 from tieline.workflows._common import (
     commitment_of,
     contract_lines,
+    lock_commitment,
     requester,
     route,
     subject,
@@ -42,7 +44,7 @@ from tieline.workflows._duties import check_authorised, check_decider, party
 from tieline.workflows._identity import Actor
 from tieline.workflows._machine import Hub, Machine, Spec
 from tieline.workflows._policy import DocumentType
-from tieline.workflows.invoices import latest_certificate
+from tieline.workflows.invoices import latest_certificate, rematch_held
 
 
 class ClaimState(enum.StrEnum):
@@ -181,10 +183,12 @@ def certify_claim(
     flow = ClaimFlow.load(tx, hub, claim_id)
     check_decider(flow, actor)
     claim = _claim(tx, claim_id)
+    lock_commitment(tx, claim.commitment_id)
     commitment = commitment_of(tx, claim.commitment_id)
     certificate = _certificate(tx, claim, commitment, certified or {}, flow)
     tx.save(certificate, actor=actor.id)
     flow.certified(actor, certificate, comment)
+    rematch_held(tx, hub, commitment, f"certificate {claim.period}")
     return certificate
 
 
@@ -223,7 +227,7 @@ def _certificate(
             ClaimLine(
                 commitment_line_key=line.commitment_line_key,
                 claimed_to_date=line.claimed_to_date,
-                certified_to_date=amount,
+                certified_to_date=round_money(amount, claim.currency),
                 previously_certified=before.get(line.commitment_line_key, Decimal(0)),
             )
         )

@@ -19,6 +19,7 @@ from tieline.connectors.odoo._errors import (
 )
 from tieline.connectors.odoo._sync import OdooSync, PullResult
 from tieline.connectors.odoo._versions import OdooVersion
+from tieline.connectors.odoo.erp import OdooErp
 
 __all__ = [
     "Limits",
@@ -27,6 +28,7 @@ __all__ = [
     "OdooCallError",
     "OdooClient",
     "OdooConcurrency",
+    "OdooErp",
     "OdooRecordMissing",
     "OdooRejected",
     "OdooResponseLost",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -86,6 +87,11 @@ class OdooSync:
         self.client = client
         self.instance = instance
         self.actor = f"odoo:{instance}"
+        # Held by whoever pushes through this synchronizer (the push consumer,
+        # the workflows' gateway): an order, its receipt and its bill share a
+        # partner, products and analytic accounts, and two pushes creating
+        # the same partner at once would both miss it and create two.
+        self.lock = threading.Lock()
 
     def _tools(self, tx: Transaction) -> tuple[Binder, Adapter]:
         binder = Binder(tx.connection, self.instance)

@@ -40,7 +40,6 @@ Log lines: `odoo.push.done` (info: consumer, event_type, subject, odoo_id).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -135,8 +134,9 @@ def push_consumer(sync: OdooSync, *, retry: RetryPolicy = PUSH_RETRY) -> Consume
     # Lanes run in parallel, but an order, its receipt and its bill share a
     # partner, products and analytic accounts: two lanes creating the same
     # partner at once would both miss it and create two. One push at a time
-    # per instance (the ERP's own rate limit makes this cheap).
-    lock = threading.Lock()
+    # per instance (the ERP's own rate limit makes this cheap), under the
+    # synchronizer's lock, which the workflows' gateway takes too.
+    lock = sync.lock
 
     def handle(tx: Transaction, event: dict[str, Any]) -> None:
         push = _PUSHES.get(event["type"])
