@@ -144,13 +144,21 @@ def test_an_open_breaker_makes_work_wait_without_spending_attempts(
         # The breaker opens after this instant, and stays open for 60 s.
         reopens = datetime.now(UTC) + timedelta(seconds=59)
 
-        run_until(
-            dispatcher,
-            lambda: (
-                all(m["lease_until"] is None for m in messages(store))
-                and sum(m["attempts"] for m in messages(store)) == 2
-            ),
-        )
+        def settled() -> bool:
+            # Two attempts spent, and every other message moved past the
+            # breaker's reopening (not merely not fetched yet).
+            found = messages(store)
+            return (
+                all(m["lease_until"] is None for m in found)
+                and sum(m["attempts"] for m in found) == 2
+                and all(
+                    m["next_attempt_at"].replace(tzinfo=UTC) > reopens
+                    for m in found
+                    if m["attempts"] == 0
+                )
+            )
+
+        run_until(dispatcher, settled)
 
     assert sink.seen.requests["/down"] == 2
     waiting = [m for m in messages(store) if m["attempts"] == 0]

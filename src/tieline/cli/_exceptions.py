@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tieline.cli._console import console
 from tieline.store import Store
 from tieline.workflows import Hub, WorkflowException
 from tieline.workflows.exception_queue import (
@@ -32,7 +32,6 @@ exceptions_app = typer.Typer(
     "comment, resolve.",
     no_args_is_help=True,
 )
-console = Console()
 
 ExceptionId = Annotated[int, typer.Argument(help="The exception's number.")]
 As = Annotated[str, typer.Option("--as", help="Who acts: system:login, or an id.")]
