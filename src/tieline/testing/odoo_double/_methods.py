@@ -64,6 +64,26 @@ def method(
     return register
 
 
+# Methods that change nothing: they need the lock, not a copy to roll back to.
+READ_ONLY = frozenset(
+    {
+        "check_access_rights",
+        "check_access_rule",
+        "context_get",
+        "default_get",
+        "exists",
+        "fields_get",
+        "has_access",
+        "name_get",
+        "name_search",
+        "read",
+        "read_group",
+        "search",
+        "search_count",
+        "search_read",
+    }
+)
+
 PRIVATE_IN_19 = frozenset({"exists", "check_access", "browse"})
 
 
@@ -160,7 +180,7 @@ def call(env: Env, model: str, name: str, bound: dict[str, Any]) -> Any:
     if "ids" in bound:
         bound["ids"] = require_ids(bound["ids"])
     try:
-        with env.db.transaction():
+        with env.db.transaction(snapshot=name not in READ_ONLY):
             return entry.impl(env, model, bound)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         # Odoo reports a plain Python error as builtins.<class>.

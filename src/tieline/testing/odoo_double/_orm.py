@@ -142,8 +142,16 @@ class Database:
         row["write_uid"] = uid
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Run a call atomically: on error, put every table back as it was."""
+    def transaction(self, *, snapshot: bool = True) -> Iterator[None]:
+        """Run a call atomically: on error, put every table back as it was.
+
+        The copy to roll back to costs time in proportion to the whole
+        database; a call that writes nothing passes `snapshot=False`.
+        """
+        if not snapshot:
+            with self.lock:
+                yield
+            return
         with self.lock:
             saved = (
                 copy.deepcopy(self.tables),
