@@ -69,7 +69,8 @@ from tieline.delivery import (
     webhook_consumer,
 )
 from tieline.events import Bus, ConsumerWorker, OutboxRelay, SqlLogBus
-from tieline.settings import normalise_database_url
+from tieline.logging import configure_logging
+from tieline.settings import Settings, normalise_database_url
 from tieline.store import Store
 
 HERE = Path(__file__).parent
@@ -84,6 +85,21 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of a process so far; this one's when no pid.
+
+    A figure per operation that a busy neighbour on the machine cannot move
+    much, unlike rates: the benchmark box is shared.
+    """
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -145,13 +161,16 @@ def bench_accepts(url: str, folder: Path, seconds: float) -> None:
     try:
         _wait_up(port)
         for senders in (1, 16):
+            cpu = _cpu_seconds(server.pid)
             done, latencies, elapsed = asyncio.run(
                 _post_for(port, source.secret, senders, seconds)
             )
+            cpu_ms = (_cpu_seconds(server.pid) - cpu) * 1000 / max(done, 1)
             p50, p99 = _pct(latencies, 0.5) * 1000, _pct(latencies, 0.99) * 1000
             print(
                 f"  accepts, {senders:2d} sender(s): {done / elapsed:7.0f}/s  "
-                f"p50 {p50:5.1f} ms  p99 {p99:5.1f} ms  ({done} in {elapsed:.1f}s)"
+                f"p50 {p50:5.1f} ms  p99 {p99:5.1f} ms  ({done} in {elapsed:.1f}s; "
+                f"server CPU {cpu_ms:.3f} ms each)"
             )
     finally:
         server.terminate()
@@ -226,6 +245,7 @@ def bench_pipeline(
     stop = threading.Event()
     started = time.time()
     profiler = cProfile.Profile() if profile else None
+    cpu = _cpu_seconds()
     try:
         threads = _start_pipeline(store, bus, stop)
         if profiler:
@@ -242,11 +262,13 @@ def bench_pipeline(
         _close(bus)
         store.close()
     elapsed = figures["last"] - started
+    cpu_ms = (_cpu_seconds() - cpu) * 1000 / max(figures["count"], 1)
     print(
         f"  pipeline: {figures['count']} of {total} events, "
         f"{figures['count'] / elapsed:6.0f} events/s end to end, "
         f"lag p50 {figures['lag_p50'] * 1000:6.1f} ms  "
-        f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s)"
+        f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s; "
+        f"CPU {cpu_ms:.3f} ms an event)"
     )
 
 
@@ -311,6 +333,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["accepts", "pipeline"])
     parser.add_argument("--profile")
     args = parser.parse_args()
+    # As `tieline serve` does; the API child gets the same level below.
+    configure_logging(Settings(log_level="WARNING"))
     seconds = min(args.seconds, MAX_SECONDS)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     for backend in backends:
