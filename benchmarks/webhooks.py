@@ -314,12 +314,14 @@ def _produce(store: Store, rate: float, total: int, chunk: int = 50) -> None:
         if pause > 0:
             time.sleep(pause)
         with store.transaction() as tx:
-            for n in range(first, min(first + chunk, total)):
-                tx.emit(
+            tx.emit_many(
+                (
                     "tieline.progress_claim.updated",
                     f"progress_claim/{n % 500}",
                     {"n": n, "project_id": "p1"},
                 )
+                for n in range(first, min(first + chunk, total))
+            )
 
 
 def main() -> None:
