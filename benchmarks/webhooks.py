@@ -41,7 +41,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import cProfile
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -56,7 +59,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 from sqlalchemy import create_engine, text
 from standardwebhooks.webhooks import Webhook
 
@@ -191,35 +193,76 @@ def _wait_up(port: int) -> None:
 async def _post_for(
     port: int, secret: str, senders: int, seconds: float
 ) -> tuple[int, list[float], float]:
-    signer = Webhook(secret)
+    """Each sender: one keep-alive connection, one request after another.
+
+    A bare HTTP/1.1 client on asyncio streams, signing with `hmac` directly
+    (checked against the reference library once): aiohttp and the reference
+    signer cost the sender about 0.27 ms of CPU a request, taken from the
+    server on a two-core box.
+    """
+    sign = _signer(secret)
     latencies: list[float] = []
     stop_at = time.monotonic() + seconds
-    url = f"http://127.0.0.1:{port}/hooks/bench"
 
-    async def sender(http: aiohttp.ClientSession, n: int) -> None:
+    async def sender(n: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         i = 0
-        while time.monotonic() < stop_at:
-            i += 1
-            msg_id = f"msg_{n}_{i}_{uuid.uuid4().hex[:8]}"
-            body = json.dumps({"n": i, "sender": n, "kind": "progress"})
-            headers = {
-                "webhook-id": msg_id,
-                "webhook-timestamp": str(int(time.time())),
-                "webhook-signature": signer.sign(msg_id, datetime.now(UTC), body),
-                "content-type": "application/json",
-            }
-            start = time.perf_counter()
-            async with http.post(url, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 202:
-                    raise SystemExit(f"unexpected answer {response.status}")
-            latencies.append(time.perf_counter() - start)
+        try:
+            while time.monotonic() < stop_at:
+                i += 1
+                request = _request(port, sign, f"msg_{n}_{i}_{uuid.uuid4().hex[:8]}", i)
+                start = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status, length = _status_and_length(head)
+                await reader.readexactly(length)
+                if status != 202:
+                    raise SystemExit(f"unexpected answer {status}")
+                latencies.append(time.perf_counter() - start)
+        finally:
+            writer.close()
 
     started = time.monotonic()
-    connector = aiohttp.TCPConnector(limit=senders)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        await asyncio.gather(*(sender(http, n) for n in range(senders)))
+    await asyncio.gather(*(sender(n) for n in range(senders)))
     return len(latencies), latencies, time.monotonic() - started
+
+
+def _signer(secret: str) -> Callable[[str, int, bytes], str]:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+
+    def sign(msg_id: str, stamp: int, body: bytes) -> str:
+        content = f"{msg_id}.{stamp}.".encode() + body
+        digest = hmac.new(key, content, hashlib.sha256).digest()
+        return "v1," + base64.b64encode(digest).decode()
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    reference = Webhook(secret).sign("msg_check", now, "{}")
+    if sign("msg_check", int(now.timestamp()), b"{}") != reference:
+        raise SystemExit("the benchmark's signer disagrees with the reference")
+    return sign
+
+
+def _request(
+    port: int, sign: Callable[[str, int, bytes], str], msg_id: str, n: int
+) -> bytes:
+    body = b'{"n": %d, "kind": "progress", "sender": "bench"}' % n
+    stamp = int(time.time())
+    return (
+        f"POST /hooks/bench HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        f"webhook-id: {msg_id}\r\nwebhook-timestamp: {stamp}\r\n"
+        f"webhook-signature: {sign(msg_id, stamp, body)}\r\n\r\n"
+    ).encode() + body
+
+
+def _status_and_length(head: bytes) -> tuple[int, int]:
+    lines = head.decode("latin-1").split("\r\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    return int(lines[0].split(" ", 2)[1]), length
 
 
 # -- 2. pipeline ----------------------------------------------------------------
