@@ -113,10 +113,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def _database(backend: str, folder: Path) -> Iterator[str]:
+def _database(backend: str, folder: Path, name: str) -> Iterator[str]:
     """A fresh database URL on `backend`, removed afterwards."""
     if backend == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
+        # One file per measurement: the accepts' events must not flow into
+        # the pipeline's outbox.
+        yield f"sqlite:///{folder / name}.db"
         return
     admin_url = normalise_database_url(POSTGRES)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -388,10 +390,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
             if args.only in (None, "accepts"):
-                with _database(backend, folder) as url:
+                with _database(backend, folder, "accepts") as url:
                     bench_accepts(url, folder, seconds)
             if args.only in (None, "pipeline"):
-                with _database(backend, folder) as url:
+                with _database(backend, folder, "pipeline") as url:
                     bus_url = NATS if backend == "postgres" else None
                     profile = args.profile if backend == "sqlite" else None
                     bench_pipeline(url, bus_url, args.rate, seconds, profile)
