@@ -20,21 +20,25 @@ Loopback only; every phase is bounded in time. Two measurements, on SQLite
 PostgreSQL: `TIELINE_BENCH_POSTGRES_URL` (default the local server, a
 scratch database is created and dropped). NATS: `TIELINE_BENCH_NATS_URL`
 (default nats://127.0.0.1:4222; streams in a private namespace, removed).
-`--profile FILE` writes a cProfile of the SQLite pipeline run's producer
-thread to FILE; for every thread, run it under `py-spy record --idle`.
+Each figure comes with the CPU it cost per operation (the API process per
+accept; the pipeline process, producer included, per event), which a busy
+neighbour on a shared box moves much less than the rates.
+
+`--profile FILE` writes a cProfile of the pipeline's producer thread only;
+for every thread, attach `py-spy record --gil` (CPU) or `--idle --threads`
+(waits), as benchmarks/RESULTS.md describes.
 
 TODO: the targets (5k accepts/s with p99 under 15 ms at 16 senders; 3k
-events/s end to end with lag p99 under 0.5 s) are not met. Measured on a
-shared 2-core box under a load average of 4 to 20: SQLite about 0.9-1.9k
-accepts/s (p99 17-80 ms) and 0.4-0.7k events/s end to end (lag p99 5-12 s);
-PostgreSQL with NATS about 0.9k accepts/s and 0.3k events/s. Where the time
-goes next: the API process spends about a tenth of its time in the
-correlation middleware and FastAPI's middleware stack before the mounted
-receiver, and the committer thread waits for the GIL (the 5 ms switch
-interval) while the event loop runs; the pipeline is CPU-bound in
-SQLAlchemy statement execution (per event: savepoint, inbox insert, endpoint
-select, message insert, then claim and record in the dispatcher) with the
-producer, consumer and dispatcher sharing one interpreter.
+events/s end to end with lag p99 under 0.5 s) are not met. Medians on a
+shared 2-core box under a load average of 3 to 9 (benchmarks/RESULTS.md has
+the runs, the profiles and what changed): SQLite about 2.6k accepts/s at 16
+senders (p99 17 ms, 0.31 ms of API CPU each) and 1.4k events/s end to end
+(0.56 ms CPU an event; lag p99 under 0.2 s at 500/s offered); PostgreSQL with
+NATS about 1.2-2.1k accepts/s and 0.8k events/s (0.86 ms an event). Where the
+time goes now: per accept, uvicorn's protocol, the socket write and the
+group commit; per event, the dispatcher's HTTP sends (aiohttp and its event
+loop, about half the pipeline's CPU), all in one interpreter with the
+consumer and, here, the producer.
 """
 
 from __future__ import annotations
