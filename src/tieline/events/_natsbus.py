@@ -177,16 +177,24 @@ class NatsBus:
         # request (an inbox and a timer) per message, about a third of the
         # bus loop's time in the pipeline benchmark's profile. Every
         # acknowledgement is still awaited before this returns.
-        acks = [
-            await self._js.publish_async(
-                self.subject(event["type"]),
-                json.dumps(event, separators=(",", ":")).encode(),
-                stream=self.stream(_kind(event["type"])),
-                headers={"Nats-Msg-Id": event["id"]},
-            )
-            for event in events
-        ]
-        await asyncio.wait_for(asyncio.gather(*acks), self.timeout)
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            for event in events:
+                acks.append(
+                    await self._js.publish_async(
+                        self.subject(event["type"]),
+                        json.dumps(event, separators=(",", ":")).encode(),
+                        wait_stall=self.timeout,
+                        stream=self.stream(_kind(event["type"])),
+                        headers={"Nats-Msg-Id": event["id"]},
+                    )
+                )
+            await asyncio.wait_for(asyncio.gather(*acks), self.timeout)
+        finally:
+            # An acknowledgement that never comes (the server went away) must
+            # not hold one of the client's pending slots for ever.
+            for ack in acks:
+                ack.cancel()
 
     async def _feed(
         self, subscription: Subscription, kind: str, touching: list[str]
