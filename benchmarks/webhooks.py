@@ -20,28 +20,35 @@ Loopback only; every phase is bounded in time. Two measurements, on SQLite
 PostgreSQL: `TIELINE_BENCH_POSTGRES_URL` (default the local server, a
 scratch database is created and dropped). NATS: `TIELINE_BENCH_NATS_URL`
 (default nats://127.0.0.1:4222; streams in a private namespace, removed).
-`--profile FILE` writes a cProfile of the SQLite pipeline run's producer
-thread to FILE; for every thread, run it under `py-spy record --idle`.
+Each figure comes with the CPU it cost per operation (the API process per
+accept; the pipeline process, producer included, per event), which a busy
+neighbour on a shared box moves much less than the rates.
+
+`--profile FILE` writes a cProfile of the pipeline's producer thread only;
+for every thread, attach `py-spy record --gil` (CPU) or `--idle --threads`
+(waits), as benchmarks/RESULTS.md describes.
 
 TODO: the targets (5k accepts/s with p99 under 15 ms at 16 senders; 3k
-events/s end to end with lag p99 under 0.5 s) are not met. Measured on a
-shared 2-core box under a load average of 4 to 20: SQLite about 0.9-1.9k
-accepts/s (p99 17-80 ms) and 0.4-0.7k events/s end to end (lag p99 5-12 s);
-PostgreSQL with NATS about 0.9k accepts/s and 0.3k events/s. Where the time
-goes next: the API process spends about a tenth of its time in the
-correlation middleware and FastAPI's middleware stack before the mounted
-receiver, and the committer thread waits for the GIL (the 5 ms switch
-interval) while the event loop runs; the pipeline is CPU-bound in
-SQLAlchemy statement execution (per event: savepoint, inbox insert, endpoint
-select, message insert, then claim and record in the dispatcher) with the
-producer, consumer and dispatcher sharing one interpreter.
+events/s end to end with lag p99 under 0.5 s) are not met. Medians on a
+shared 2-core box under a load average of 3 to 9 (benchmarks/RESULTS.md has
+the runs, the profiles and what changed): SQLite about 2.6k accepts/s at 16
+senders (p99 17 ms, 0.31 ms of API CPU each) and 1.4k events/s end to end
+(0.56 ms CPU an event; lag p99 under 0.2 s at 500/s offered); PostgreSQL with
+NATS about 1.2-2.1k accepts/s and 0.8k events/s (0.86 ms an event). Where the
+time goes now: per accept, uvicorn's protocol, the socket write and the
+group commit; per event, the dispatcher's HTTP sends (aiohttp and its event
+loop, about half the pipeline's CPU), all in one interpreter with the
+consumer and, here, the producer.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import cProfile
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -56,7 +63,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 from sqlalchemy import create_engine, text
 from standardwebhooks.webhooks import Webhook
 
@@ -69,7 +75,8 @@ from tieline.delivery import (
     webhook_consumer,
 )
 from tieline.events import Bus, ConsumerWorker, OutboxRelay, SqlLogBus
-from tieline.settings import normalise_database_url
+from tieline.logging import configure_logging
+from tieline.settings import Settings, normalise_database_url
 from tieline.store import Store
 
 HERE = Path(__file__).parent
@@ -86,6 +93,21 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of a process so far; this one's when no pid.
+
+    A figure per operation that a busy neighbour on the machine cannot move
+    much, unlike rates: the benchmark box is shared.
+    """
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values) or [0.0]
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -95,10 +117,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def _database(backend: str, folder: Path) -> Iterator[str]:
+def _database(backend: str, folder: Path, name: str) -> Iterator[str]:
     """A fresh database URL on `backend`, removed afterwards."""
     if backend == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
+        # One file per measurement: the accepts' events must not flow into
+        # the pipeline's outbox.
+        yield f"sqlite:///{folder / name}.db"
         return
     admin_url = normalise_database_url(POSTGRES)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -145,13 +169,16 @@ def bench_accepts(url: str, folder: Path, seconds: float) -> None:
     try:
         _wait_up(port)
         for senders in (1, 16):
+            cpu = _cpu_seconds(server.pid)
             done, latencies, elapsed = asyncio.run(
                 _post_for(port, source.secret, senders, seconds)
             )
+            cpu_ms = (_cpu_seconds(server.pid) - cpu) * 1000 / max(done, 1)
             p50, p99 = _pct(latencies, 0.5) * 1000, _pct(latencies, 0.99) * 1000
             print(
                 f"  accepts, {senders:2d} sender(s): {done / elapsed:7.0f}/s  "
-                f"p50 {p50:5.1f} ms  p99 {p99:5.1f} ms  ({done} in {elapsed:.1f}s)"
+                f"p50 {p50:5.1f} ms  p99 {p99:5.1f} ms  ({done} in {elapsed:.1f}s; "
+                f"server CPU {cpu_ms:.3f} ms each)"
             )
     finally:
         server.terminate()
@@ -172,35 +199,76 @@ def _wait_up(port: int) -> None:
 async def _post_for(
     port: int, secret: str, senders: int, seconds: float
 ) -> tuple[int, list[float], float]:
-    signer = Webhook(secret)
+    """Each sender: one keep-alive connection, one request after another.
+
+    A bare HTTP/1.1 client on asyncio streams, signing with `hmac` directly
+    (checked against the reference library once): aiohttp and the reference
+    signer cost the sender about 0.27 ms of CPU a request, taken from the
+    server on a two-core box.
+    """
+    sign = _signer(secret)
     latencies: list[float] = []
     stop_at = time.monotonic() + seconds
-    url = f"http://127.0.0.1:{port}/hooks/bench"
 
-    async def sender(http: aiohttp.ClientSession, n: int) -> None:
+    async def sender(n: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         i = 0
-        while time.monotonic() < stop_at:
-            i += 1
-            msg_id = f"msg_{n}_{i}_{uuid.uuid4().hex[:8]}"
-            body = json.dumps({"n": i, "sender": n, "kind": "progress"})
-            headers = {
-                "webhook-id": msg_id,
-                "webhook-timestamp": str(int(time.time())),
-                "webhook-signature": signer.sign(msg_id, datetime.now(UTC), body),
-                "content-type": "application/json",
-            }
-            start = time.perf_counter()
-            async with http.post(url, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 202:
-                    raise SystemExit(f"unexpected answer {response.status}")
-            latencies.append(time.perf_counter() - start)
+        try:
+            while time.monotonic() < stop_at:
+                i += 1
+                request = _request(port, sign, f"msg_{n}_{i}_{uuid.uuid4().hex[:8]}", i)
+                start = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status, length = _status_and_length(head)
+                await reader.readexactly(length)
+                if status != 202:
+                    raise SystemExit(f"unexpected answer {status}")
+                latencies.append(time.perf_counter() - start)
+        finally:
+            writer.close()
 
     started = time.monotonic()
-    connector = aiohttp.TCPConnector(limit=senders)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        await asyncio.gather(*(sender(http, n) for n in range(senders)))
+    await asyncio.gather(*(sender(n) for n in range(senders)))
     return len(latencies), latencies, time.monotonic() - started
+
+
+def _signer(secret: str) -> Callable[[str, int, bytes], str]:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+
+    def sign(msg_id: str, stamp: int, body: bytes) -> str:
+        content = f"{msg_id}.{stamp}.".encode() + body
+        digest = hmac.new(key, content, hashlib.sha256).digest()
+        return "v1," + base64.b64encode(digest).decode()
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    reference = Webhook(secret).sign("msg_check", now, "{}")
+    if sign("msg_check", int(now.timestamp()), b"{}") != reference:
+        raise SystemExit("the benchmark's signer disagrees with the reference")
+    return sign
+
+
+def _request(
+    port: int, sign: Callable[[str, int, bytes], str], msg_id: str, n: int
+) -> bytes:
+    body = b'{"n": %d, "kind": "progress", "sender": "bench"}' % n
+    stamp = int(time.time())
+    return (
+        f"POST /hooks/bench HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        f"webhook-id: {msg_id}\r\nwebhook-timestamp: {stamp}\r\n"
+        f"webhook-signature: {sign(msg_id, stamp, body)}\r\n\r\n"
+    ).encode() + body
+
+
+def _status_and_length(head: bytes) -> tuple[int, int]:
+    lines = head.decode("latin-1").split("\r\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    return int(lines[0].split(" ", 2)[1]), length
 
 
 # -- 2. pipeline ----------------------------------------------------------------
@@ -226,6 +294,7 @@ def bench_pipeline(
     stop = threading.Event()
     started = time.time()
     profiler = cProfile.Profile() if profile else None
+    cpu = _cpu_seconds()
     try:
         threads = _start_pipeline(store, bus, stop)
         if profiler:
@@ -242,11 +311,13 @@ def bench_pipeline(
         _close(bus)
         store.close()
     elapsed = figures["last"] - started
+    cpu_ms = (_cpu_seconds() - cpu) * 1000 / max(figures["count"], 1)
     print(
         f"  pipeline: {figures['count']} of {total} events, "
         f"{figures['count'] / elapsed:6.0f} events/s end to end, "
         f"lag p50 {figures['lag_p50'] * 1000:6.1f} ms  "
-        f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s)"
+        f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s; "
+        f"CPU {cpu_ms:.3f} ms an event)"
     )
 
 
@@ -292,12 +363,14 @@ def _produce(store: Store, rate: float, total: int, chunk: int = 50) -> None:
         if pause > 0:
             time.sleep(pause)
         with store.transaction() as tx:
-            for n in range(first, min(first + chunk, total)):
-                tx.emit(
+            tx.emit_many(
+                (
                     "tieline.progress_claim.updated",
                     f"progress_claim/{n % 500}",
                     {"n": n, "project_id": "p1"},
                 )
+                for n in range(first, min(first + chunk, total))
+            )
 
 
 def main() -> None:
@@ -311,6 +384,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["accepts", "pipeline"])
     parser.add_argument("--profile")
     args = parser.parse_args()
+    # As `tieline serve` does; the API child gets the same level below.
+    configure_logging(Settings(log_level="WARNING"))
     seconds = min(args.seconds, MAX_SECONDS)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     for backend in backends:
@@ -319,10 +394,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
             if args.only in (None, "accepts"):
-                with _database(backend, folder) as url:
+                with _database(backend, folder, "accepts") as url:
                     bench_accepts(url, folder, seconds)
             if args.only in (None, "pipeline"):
-                with _database(backend, folder) as url:
+                with _database(backend, folder, "pipeline") as url:
                     bus_url = NATS if backend == "postgres" else None
                     profile = args.profile if backend == "sqlite" else None
                     bench_pipeline(url, bus_url, args.rate, seconds, profile)

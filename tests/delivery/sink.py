@@ -4,8 +4,9 @@ It verifies every request with the reference `standardwebhooks` library,
 de-duplicates by `webhook-id` as a careful receiver does, and misbehaves on
 request: `behave(path, webhook_id, nth)` returns what to do with the nth
 request (1-based) carrying that id on that path: `ok` (204), `error` (500),
-`hang` (answer nothing for `hang_for` seconds, then close) or `close` (drop
-the connection without a word).
+`hang` (answer nothing for `hang_for` seconds, then close), `stall` (answer
+nothing until the test calls `release()`, then close) or `close` (drop the
+connection without a word).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Sink:
         self.seen = Received()
         self.lock = threading.Lock()
         self.port = 0
+        self._released = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -75,6 +77,10 @@ class Sink:
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+
+    def release(self) -> None:
+        """Let every stalled request go (their connections are closed)."""
+        self._released.set()
 
     def url(self, path: str) -> str:
         """The sink's URL for `path`."""
@@ -123,6 +129,10 @@ class Sink:
             return False
         if action == "hang":
             await asyncio.sleep(self.hang_for)
+            return False
+        if action == "stall":
+            while not self._released.is_set():
+                await asyncio.sleep(0.01)
             return False
         if action == "error":
             await _respond(writer, 500, b"upstream broke")

@@ -110,6 +110,22 @@ def test_a_status_change_emits_the_status_event(store: Store) -> None:
     assert approved["lines"][0]["amount"] == "1230.00"  # type: ignore[index]
 
 
+def test_emit_many_writes_what_emit_would_in_order(store: Store) -> None:
+    with unit_of_work("corr-batch"), store.transaction() as tx:
+        one = tx.emit("tieline.import.completed", "import/1", {"rows": 1})
+        batch = tx.emit_many(
+            ("tieline.import.completed", f"import/{n}", {"rows": n}) for n in (2, 3)
+        )
+        assert tx.emit_many([]) == []
+
+    events = _events(store)
+    assert [e["id"] for e in events] == [one.id, *(e.id for e in batch)]
+    assert [e["subject"] for e in events] == ["import/1", "import/2", "import/3"]
+    assert [e["data"] for e in events] == [{"rows": 1}, {"rows": 2}, {"rows": 3}]
+    assert {e["correlationid"] for e in events} == {"corr-batch"}
+    assert events[1] == json.loads(batch[0].to_json())
+
+
 def test_a_failed_transaction_leaves_no_record_and_no_event(store: Store) -> None:
     # Given a transaction that saves two records and then fails
     def save_two_then_fail() -> None:

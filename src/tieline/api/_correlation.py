@@ -19,6 +19,11 @@ HEADER = b"x-correlation-id"
 _ACCEPTABLE = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 
+def accepted_id(given: bytes | None) -> str | None:
+    """The caller's correlation id if it has a tame shape, else None (make one)."""
+    return given.decode() if given and _ACCEPTABLE.match(given) else None
+
+
 class CorrelationMiddleware:
     """Binds a correlation id for each HTTP request and returns it."""
 
@@ -30,8 +35,7 @@ class CorrelationMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(HEADER)
-        wanted = given.decode() if given and _ACCEPTABLE.match(given) else None
-        with unit_of_work(wanted) as correlation_id:
+        with unit_of_work(accepted_id(given)) as correlation_id:
 
             async def send_with_id(message: Message) -> None:
                 if message["type"] == "http.response.start":

@@ -55,6 +55,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+INTERNAL_ERROR = "the hub failed to answer; quote the correlation id to an operator"
+
+
 async def send_problem(send: Send, status: int, title: str, detail: str) -> None:
     """Answer with a bare problem document (outside FastAPI's handlers)."""
     body = json.dumps(
@@ -196,9 +199,4 @@ class LastResort:
             )
             if started:
                 raise
-            await send_problem(
-                send,
-                500,
-                "Internal error",
-                "the hub failed to answer; quote the correlation id to an operator",
-            )
+            await send_problem(send, 500, "Internal error", INTERNAL_ERROR)

@@ -5,7 +5,8 @@ workflows' actions live in their own modules; this module is the one place
 they are assembled. Middleware, outermost first:
 security headers, correlation ids, the last-resort 500 handler, the body
 size limit; then FastAPI, whose handlers turn every error into RFC 9457
-problem details.
+problem details. Inbound webhooks (`/hooks/...`) skip that stack: their
+edge (`tieline.api._hooks`) does its duties in one layer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tieline.api._auth import ApiContext
 from tieline.api._backbone import router as backbone_router
 from tieline.api._correlation import CorrelationMiddleware
 from tieline.api._governance import router as governance_router
+from tieline.api._hooks import HookEdge, TielineApp
 from tieline.api._middleware import BodyLimit, LastResort, SecurityHeaders
 from tieline.api._ratelimit import RateLimiter
 from tieline.api._records import records_router
@@ -40,11 +42,11 @@ def create_app(
     *,
     settings: Settings | None = None,
     governance: Governance | None = None,
-) -> FastAPI:
+) -> TielineApp:
     """The API over `store`; OpenAPI is published at `/openapi.json`."""
     settings = settings or Settings()
     governance = governance or build_governance(settings)
-    app = FastAPI(
+    app = TielineApp(
         title="tieline",
         version=__version__,
         summary="The integration hub for construction companies that run Odoo.",
@@ -62,10 +64,13 @@ def create_app(
     app.add_middleware(SecurityHeaders)
 
     # Inbound webhooks: a plain ASGI app, so the raw body reaches verification
-    # untouched and the hot path skips FastAPI's request parsing.
-    from tieline.delivery import InboundReceiver
+    # untouched; answered at the edge, before FastAPI and the middleware above
+    # (see `tieline.api._hooks`), with the same body limit.
+    from tieline.delivery.inbound import MAX_BODY, InboundReceiver
 
-    app.mount("/hooks", InboundReceiver(store))
+    app.hooks = HookEdge(
+        InboundReceiver(store, max_body=min(MAX_BODY, settings.max_request_bytes))
+    )
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:

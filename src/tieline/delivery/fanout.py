@@ -29,29 +29,39 @@ _INSERT_MESSAGE = insert(webhook_messages)
 
 def queue_messages(tx: Transaction, event: dict[str, Any]) -> None:
     """Queue `event` for every endpoint whose subscription it matches."""
-    endpoints = [e for e in list_endpoints(tx.connection) if e.wants(event)]
+    queue_many(tx, [event])
+
+
+def queue_many(tx: Transaction, events: list[dict[str, Any]]) -> None:
+    """Queue each of `events`, in order: one read of the endpoints, one insert."""
+    endpoints = list_endpoints(tx.connection)
     if not endpoints:
         return
     now = datetime.now(UTC)
-    body = json.dumps(event, sort_keys=True, separators=(",", ":"))
-    tx.connection.execute(
-        _INSERT_MESSAGE,
-        [
+    rows = []
+    for event in events:
+        wanted = [e for e in endpoints if e.wants(event)]
+        if not wanted:
+            continue
+        body = json.dumps(event, sort_keys=True, separators=(",", ":"))
+        when = _event_time(event, now)
+        rows += [
             {
                 "message_id": message_id(endpoint.id, event["id"]),
                 "endpoint_id": endpoint.id,
                 "event_id": event["id"],
                 "event_type": event["type"],
-                "event_time": _event_time(event, now),
+                "event_time": when,
                 "payload": body,
                 "status": PENDING if endpoint.status == ENABLED else HELD,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for endpoint in endpoints
-        ],
-    )
+            for endpoint in wanted
+        ]
+    if rows:
+        tx.connection.execute(_INSERT_MESSAGE, rows)
 
 
 def _event_time(event: dict[str, Any], default: datetime) -> datetime:
@@ -63,4 +73,6 @@ def _event_time(event: dict[str, Any], default: datetime) -> datetime:
 
 def webhook_consumer() -> Consumer:
     """The durable consumer that queues every event for its endpoints."""
-    return Consumer(CONSUMER_NAME, ("tieline.>",), queue_messages)
+    return Consumer(
+        CONSUMER_NAME, ("tieline.>",), queue_messages, batch_handler=queue_many
+    )

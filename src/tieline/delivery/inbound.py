@@ -63,11 +63,10 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from standardwebhooks.webhooks import Webhook
 from starlette.types import Receive, Scope, Send
 
 from tieline._context import current_correlation_id, new_id
-from tieline.delivery.signing import new_secret
+from tieline.delivery.signing import new_secret, webhook_for
 from tieline.envelope import CloudEvent
 from tieline.errors import PermanentError, RecordNotFound, ValidationFailed
 from tieline.events.consumers import Consumer
@@ -251,7 +250,7 @@ def _verify_standard(
     when = datetime.fromtimestamp(sent, UTC)
     given = [s.partition(",")[2] for s in signatures.split(" ") if s.startswith("v1,")]
     for secret in _secrets(source):
-        expected = Webhook(secret).sign(msg_id, when, text).partition(",")[2]
+        expected = webhook_for(secret).sign(msg_id, when, text).partition(",")[2]
         if any(hmac.compare_digest(expected, g) for g in given):
             return msg_id
     raise Refused("bad_signature")

@@ -44,7 +44,7 @@ def sign_headers(
     """The three Standard Webhooks headers for `body`, signed by each secret."""
     stamp = (now or datetime.now(UTC)).replace(microsecond=0)
     signatures = " ".join(
-        _signer(secret).sign(msg_id, stamp, body) for secret in secrets_in_force
+        webhook_for(secret).sign(msg_id, stamp, body) for secret in secrets_in_force
     )
     return {
         "webhook-id": msg_id,
@@ -54,6 +54,9 @@ def sign_headers(
 
 
 @lru_cache(maxsize=1024)
-def _signer(secret: str) -> Webhook:
-    # Decoding the secret costs more than the HMAC itself; keep the decoded key.
+def webhook_for(secret: str) -> Webhook:
+    """The reference library's signer for `secret`, made once per secret.
+
+    Decoding the secret costs more than the HMAC itself; keep the decoded key.
+    """
     return Webhook(secret)

@@ -29,9 +29,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, literal_column, or_, select
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.sql.expression import ColumnClause
 
 from tieline.store._schema import outbox
@@ -69,25 +79,43 @@ def read_after(
     `patterns` (NATS-style: `*` one token, `>` the rest) narrow the event types;
     empty means every event.
     """
-    txid = func.coalesce(outbox.c.txid, 0)
-    query: Select[Any] = select(txid.label("txid"), outbox.c.seq, outbox.c.envelope)
-    query = query.where(
-        or_(
-            txid > position.txid,
-            and_(txid == position.txid, outbox.c.seq > position.seq),
-        )
-    )
-    if connection.dialect.name == "postgresql":
-        query = query.where(outbox.c.txid < _HORIZON)
-    if patterns:
-        query = query.where(or_(*(outbox.c.type.like(_like(p)) for p in patterns)))
-    rows = connection.execute(query.order_by(txid, outbox.c.seq).limit(limit)).all()
+    query = _query(connection.dialect.name, tuple(patterns))
+    values = {"txid": position.txid, "seq": position.seq, "limit": limit}
     entries = [
         LogEntry(Position(int(row.txid), int(row.seq)), json.loads(row.envelope))
-        for row in rows
+        for row in connection.execute(query, values)
     ]
     # LIKE is a superset (`_` and `%` match more than a token); refine here.
     return [e for e in entries if not patterns or matches(e.event["type"], patterns)]
+
+
+@lru_cache(maxsize=64)
+def _query(dialect: str, patterns: tuple[str, ...]) -> Select[Any]:
+    """The read, shaped so the database walks an index from the position.
+
+    An earlier form compared `coalesce(txid, 0)`, which no index serves: every
+    read scanned and sorted the whole outbox, about 30 ms a read at 40,000
+    events on SQLite, with the database's write lock held.
+    """
+    if dialect == "postgresql":
+        after = tuple_(outbox.c.txid, outbox.c.seq) > tuple_(
+            bindparam("txid"), bindparam("seq")
+        )
+        query = (
+            select(outbox.c.txid, outbox.c.seq, outbox.c.envelope)
+            .where(after, outbox.c.txid < _HORIZON)
+            .order_by(outbox.c.txid, outbox.c.seq)
+        )
+    else:
+        # txid stays NULL and seq is commit order: one writer at a time.
+        query = (
+            select(literal(0).label("txid"), outbox.c.seq, outbox.c.envelope)
+            .where(outbox.c.seq > bindparam("seq"))
+            .order_by(outbox.c.seq)
+        )
+    if patterns:
+        query = query.where(or_(*(outbox.c.type.like(_like(p)) for p in patterns)))
+    return query.limit(bindparam("limit"))
 
 
 def matches(event_type: str, patterns: Sequence[str]) -> bool:

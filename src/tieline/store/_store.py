@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -270,6 +270,15 @@ class Transaction:
         event = _new_event(event_type, subject, data)
         self._write_event(event)
         return event
+
+    def emit_many(
+        self, events: Iterable[tuple[str, str, dict[str, Any]]]
+    ) -> builtins.list[CloudEvent]:
+        """`emit` for each (type, subject, data), in order, with one insert."""
+        written = [_new_event(kind, subject, data) for kind, subject, data in events]
+        if written:
+            self.connection.execute(_INSERT_EVENT, [_event_row(e) for e in written])
+        return written
 
     def _emit_change(
         self,
