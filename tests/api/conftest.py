@@ -206,6 +206,8 @@ def sample(
             "paid_on": "2026-02-01",
             "currency": "EUR",
             "amount": "120.00",
+            # A paid payment is a decision (see tieline.governance.decisions).
+            "status": "pending",
         },
     }
     return {"origin": origin, **bodies[kind]}

@@ -369,15 +369,15 @@ def test_an_approver_changes_status_only_and_never_their_own_change(
     hub: Any, estate: Any
 ) -> None:
     approver = hub.caller("approver", (Role.FINANCE_APPROVER, estate["le_a"], None))
-    ap = hub.caller("ap", (Role.ACCOUNTS_PAYABLE, estate["le_a"], None))
-    current, tag = _read_as_seed(hub, "supplier_invoice", estate["i1"])
-    path = f"/v1/invoices/{estate['i1']}"
+    buyer = hub.caller("buyer", (Role.BUYER, estate["le_a"], None))
+    current, tag = _read_as_seed(hub, "commitment", estate["c1"])
+    path = f"/v1/commitments/{estate['c1']}"
 
-    # Given AP changes the invoice, then the approver approves it
+    # Given the buyer changes the commitment, then the approver approves it
     edited = hub.client.put(
         path,
-        json=dict(_body(current), supplier_name="Edited"),
-        headers={**ap, "If-Match": tag},
+        json=dict(_body(current), description="Edited"),
+        headers={**buyer, "If-Match": tag},
     )
     approved = hub.client.put(
         path,
@@ -385,15 +385,15 @@ def test_an_approver_changes_status_only_and_never_their_own_change(
         headers={**approver, "If-Match": edited.headers["etag"]},
     )
     # Then the approver may not change amounts, nor approve its own change
-    amounts = dict(
-        _body(approved.json()), status="posted", net_total="90.00", tax_total="30.00"
-    )
+    lines = [dict(current["lines"][0], amount="9.00")]
     changed_amounts = hub.client.put(
-        path, json=amounts, headers={**approver, "If-Match": approved.headers["etag"]}
+        path,
+        json=dict(_body(approved.json()), status="closed", lines=lines),
+        headers={**approver, "If-Match": approved.headers["etag"]},
     )
     own = hub.client.put(
         path,
-        json=dict(_body(approved.json()), status="posted"),
+        json=dict(_body(approved.json()), status="closed"),
         headers={**approver, "If-Match": approved.headers["etag"]},
     )
 

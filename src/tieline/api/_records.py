@@ -22,15 +22,22 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.exc import IntegrityError
 
 from tieline.api import _idempotency as idempotency
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._pagination import Cursor, Sort, keyset
 from tieline.api._problems import FieldError, Problem, problem_responses
+from tieline.governance._schema import audit_log
 from tieline.governance.audit import AuditedTransaction
-from tieline.governance.identities import Principal, utc
+from tieline.governance.decisions import (
+    WORKFLOWS,
+    decision_path,
+    is_decision,
+    owning_system,
+)
+from tieline.governance.identities import IdentityKind, Principal, utc
 from tieline.governance.roles import (
     Action,
     RecordScope,
@@ -388,6 +395,8 @@ def create_record(
             )
         if _is_partner_only(caller, cls.kind, Action.CREATE, scope):
             check_partner_submission(caller.identity.name, record)
+        if is_decision(cls.kind, record.status_value) and not _owns(caller, scope):
+            raise _decision_refused(record, "is not created with it")
         if tx.get(cls, record.id) is not None:
             raise Problem(
                 409,
@@ -443,7 +452,96 @@ def _status_only(current: CanonicalRecord, new: CanonicalRecord) -> bool:
     return before == after
 
 
+def _owns(caller: Principal, scope: RecordScope) -> bool:
+    # The write scope is checked with the create or update the write is.
+    return owning_system(
+        caller.grants, scope, service=caller.identity.kind is IdentityKind.SERVICE
+    )
+
+
+def _decision_refused(record: CanonicalRecord, what: str) -> Refused:
+    status = record.status_value
+    label = record.kind.replace("_", " ")
+    message = f"{status} is a decision: a {label} {what}"
+    return Refused(
+        Problem(
+            403,
+            f"status {message}; {decision_path(record.kind, record.id)}, or its "
+            "owning system's integration writes it",
+            slug="decision-refused",
+            errors=[FieldError(field="status", message=message)],
+        ),
+        record.subject,
+        "decide",
+    )
+
+
+def _made_by(connection: Connection, record: CanonicalRecord, actor: str) -> bool:
+    """Whether `actor` made or changed any version of `record`.
+
+    The last change's author is on the record; earlier versions made through
+    the API are in the audit log.
+    TODO: the audit log has no index on `target`, so this reads it whole;
+    approvals are rare, but a log of millions of entries wants the index.
+    """
+    if record.changed_by == actor:
+        return True
+    found = connection.execute(
+        select(audit_log.c.seq)
+        .where(
+            audit_log.c.target == record.subject,
+            audit_log.c.actor == actor,
+            audit_log.c.action.in_(("record.created", "record.updated")),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def _approval(
+    connection: Connection, caller: Principal, current: CanonicalRecord
+) -> str:
+    """'approved', or Refused: the approver never made or changed the record."""
+    if _made_by(connection, current, caller.actor):
+        raise Refused(
+            Problem(
+                403,
+                "segregation of duties: you made or changed this record, so "
+                "another person must approve it",
+                slug="segregation-of-duties",
+            ),
+            current.subject,
+            "approve",
+        )
+    return "approved"
+
+
+def _decide(
+    connection: Connection,
+    caller: Principal,
+    current: CanonicalRecord,
+    new: CanonicalRecord,
+    scopes: tuple[RecordScope, RecordScope],
+) -> str:
+    """An update that reaches or leaves a decision: the kind's one path."""
+    kind = current.kind
+    if all(
+        _owns(caller, scope) and _may(caller, kind, Action.UPDATE, scope)
+        for scope in scopes
+    ):
+        return "updated"
+    decided = new if is_decision(new.kind, new.status_value) else current
+    if kind in WORKFLOWS:
+        raise _decision_refused(decided, "reaches it through its workflow")
+    if not (
+        _status_only(current, new) and _may(caller, kind, Action.APPROVE, scopes[0])
+    ):
+        raise _decision_refused(decided, "changes only by its approval")
+    return _approval(connection, caller, current)
+
+
 def _update_kind(
+    connection: Connection,
     caller: Principal,
     current: CanonicalRecord,
     new: CanonicalRecord,
@@ -451,25 +549,17 @@ def _update_kind(
 ) -> str:
     """'updated' or 'approved', or Refused; approval is a status-only change.
 
-    TODO: an approver may set any status the model allows (even `paid`);
-    which transitions are legal is the workflows' to say, and until they do,
-    this check is the only guard.
+    Decisions (see `tieline.governance.decisions`) take their kind's one
+    path; other statuses are set by whoever may update the record, or by an
+    approver changing the status alone.
     """
     kind = current.kind
+    if is_decision(kind, current.status_value) or is_decision(kind, new.status_value):
+        return _decide(connection, caller, current, new, scopes)
     if all(_may(caller, kind, Action.UPDATE, scope) for scope in scopes):
         return "updated"
     if _status_only(current, new) and _may(caller, kind, Action.APPROVE, scopes[0]):
-        if current.changed_by == caller.actor:
-            raise Refused(
-                Problem(
-                    403,
-                    "segregation of duties: you made the last change to "
-                    "this record, so another person must approve it",
-                ),
-                current.subject,
-                "approve",
-            )
-        return "approved"
+        return _approval(connection, caller, current)
     raise Refused(
         Problem(403, f"you may not change this {kind.replace('_', ' ')}"),
         current.subject,
@@ -512,7 +602,9 @@ def update_record(
                     FieldError(field="origin", message="differs from the record's")
                 ],
             )
-        what = _update_kind(caller, current, new, (old_scope, resolver.of(new)))
+        what = _update_kind(
+            tx.connection, caller, current, new, (old_scope, resolver.of(new))
+        )
         change = tx.save(new, actor=caller.actor)
         if change.action is not StoreAction.UNCHANGED:
             _audit_change(
