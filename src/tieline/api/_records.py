@@ -29,6 +29,7 @@ from tieline.api import _idempotency as idempotency
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._pagination import Cursor, Sort, keyset
 from tieline.api._problems import FieldError, Problem, problem_responses
+from tieline.api._references import check_references
 from tieline.governance._schema import audit_log
 from tieline.governance.audit import AuditedTransaction
 from tieline.governance.decisions import (
@@ -397,6 +398,7 @@ def create_record(
             check_partner_submission(caller.identity.name, record)
         if is_decision(cls.kind, record.status_value) and not _owns(caller, scope):
             raise _decision_refused(record, "is not created with it")
+        check_references(tx, record)
         if tx.get(cls, record.id) is not None:
             raise Problem(
                 409,
@@ -605,6 +607,7 @@ def update_record(
         what = _update_kind(
             tx.connection, caller, current, new, (old_scope, resolver.of(new))
         )
+        check_references(tx, new, current)
         change = tx.save(new, actor=caller.actor)
         if change.action is not StoreAction.UNCHANGED:
             _audit_change(
