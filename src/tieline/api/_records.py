@@ -47,7 +47,14 @@ from tieline.governance.roles import (
     may_read_kind,
 )
 from tieline.governance.scope import ScopeResolver, check_partner_submission
-from tieline.model import RECORD_TYPES, CanonicalRecord
+from tieline.governance.sensitive import (
+    BANK_CHANGE,
+    bank_accounts_changed,
+    last_bank_change_by,
+    masked,
+    may_change_bank_accounts,
+)
+from tieline.model import RECORD_TYPES, CanonicalRecord, Supplier, SupplierStatus
 from tieline.store import Action as StoreAction
 from tieline.store._schema import records
 
@@ -405,8 +412,10 @@ def create_record(
                 f"{record.subject} exists for this origin; update it with PUT",
                 errors=[FieldError(field="origin", message="already used")],
             )
-        change = tx.save(record, actor=caller.actor)
+        saved = _sensitive(tx.connection, caller, None, record, scope)
+        change = tx.save(saved, actor=caller.actor)
         _audit_change(write, audited, change.record, "created", {})
+        _audit_bank_change(write, audited, None, change.record)
         return idempotency.StoredAnswer(
             201,
             change.record.model_dump(mode="json"),
@@ -569,6 +578,75 @@ def _update_kind(
     )
 
 
+def _sensitive(
+    connection: Connection,
+    caller: Principal,
+    current: CanonicalRecord | None,
+    new: CanonicalRecord,
+    scope: RecordScope,
+) -> CanonicalRecord:
+    """The record to save under the rules of `tieline.governance.sensitive`."""
+    if not isinstance(new, Supplier):
+        return new
+    before = current if isinstance(current, Supplier) else None
+    if bank_accounts_changed(before, new):
+        if not may_change_bank_accounts(caller.grants):
+            raise Refused(
+                Problem(
+                    403,
+                    "a supplier's bank accounts are changed only by an integration "
+                    "operator or an admin granted on every legal entity, never by "
+                    "a buyer",
+                    errors=[FieldError(field="bank_accounts", message="sensitive")],
+                ),
+                new.subject,
+                "change bank accounts",
+            )
+        if new.status is SupplierStatus.ACTIVE and not _owns(caller, scope):
+            return new.model_copy(update={"status": SupplierStatus.PENDING})
+        return new
+    activates = (
+        before is not None
+        and before.status is SupplierStatus.PENDING
+        and new.status is SupplierStatus.ACTIVE
+    )
+    if activates and last_bank_change_by(connection, new.subject) == caller.actor:
+        raise Refused(
+            Problem(
+                403,
+                "segregation of duties: you changed this supplier's bank accounts, "
+                "so another person must check them and make it active",
+                slug="segregation-of-duties",
+                errors=[FieldError(field="status", message="your own bank change")],
+            ),
+            new.subject,
+            "activate",
+        )
+    return new
+
+
+def _audit_bank_change(
+    write: Write,
+    audited: AuditedTransaction,
+    current: CanonicalRecord | None,
+    saved: CanonicalRecord,
+) -> None:
+    before = current if isinstance(current, Supplier) else None
+    if not isinstance(saved, Supplier) or not bank_accounts_changed(before, saved):
+        return
+    audited.record(
+        actor=write.caller.actor,
+        action=BANK_CHANGE,
+        target=saved.subject,
+        source=client_address(write.request),
+        details={
+            "before": masked(before.bank_accounts if before is not None else []),
+            "after": masked(saved.bank_accounts),
+            "status": saved.status.value,
+        },
+    )
+
+
 def update_record(
     write: Write,
     cls: type[CanonicalRecord],
@@ -608,7 +686,8 @@ def update_record(
             tx.connection, caller, current, new, (old_scope, resolver.of(new))
         )
         check_references(tx, new, current)
-        change = tx.save(new, actor=caller.actor)
+        saved = _sensitive(tx.connection, caller, current, new, old_scope)
+        change = tx.save(saved, actor=caller.actor)
         if change.action is not StoreAction.UNCHANGED:
             _audit_change(
                 write,
@@ -617,6 +696,7 @@ def update_record(
                 what,
                 {"status": change.record.status_value},
             )
+            _audit_bank_change(write, audited, current, change.record)
         stored = (
             change.record if change.action is not StoreAction.UNCHANGED else current
         )

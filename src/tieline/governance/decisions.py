@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from tieline.governance.roles import Grant, RecordScope, Role, grant_covers
+from tieline.governance.roles import Action, Grant, RecordScope, Role, grant_covers
 
 # kind -> the statuses that are decisions.
 DECISIONS: Final[dict[str, frozenset[str]]] = {
@@ -75,7 +75,8 @@ def owning_system(
     where the record lives.
     """
     return service and any(
-        grant.role is Role.INTEGRATION_OPERATOR and grant_covers(grant, scope)
+        grant.role is Role.INTEGRATION_OPERATOR
+        and grant_covers(grant, scope, Action.UPDATE)
         for grant in grants
     )
 

@@ -1,7 +1,8 @@
 """Roles, what each may do to each kind of record, and the check itself.
 
 Least privilege by default: an identity with no grant can do nothing, and a
-grant gives only what its role lists, only in its legal entity. A partner's
+grant gives only what its role lists, only in its legal entity (records the
+group shares are read from any entity, written only with a grant on all). A partner's
 grant also names the supplier it acts for, and reaches only records of that
 supplier. Approving is an update that changes nothing but the status, and it
 is refused to whoever made the record's last change (maker-checker).
@@ -173,8 +174,16 @@ class RecordScope:
     resolved: bool = True
 
 
-def grant_covers(grant: Grant, scope: RecordScope) -> bool:
-    """Whether `grant` reaches a record in `scope` (ignoring what it allows)."""
+def grant_covers(
+    grant: Grant, scope: RecordScope, action: Action = Action.READ
+) -> bool:
+    """Whether `grant` reaches a record in `scope` for `action`.
+
+    What the grant's role allows is not looked at here. A record the group
+    shares (no legal entity: suppliers, crosswalks, group cost codes) is read
+    with a grant in any entity, but written only with a grant on every one:
+    a buyer of one company must not change a supplier all companies pay.
+    """
     if grant.role is Role.PARTNER and (
         scope.supplier_id is None or scope.supplier_id != grant.supplier_id
     ):
@@ -183,9 +192,9 @@ def grant_covers(grant: Grant, scope: RecordScope) -> bool:
         return True
     if not scope.resolved:
         return False
-    return scope.legal_entity_id is None or scope.legal_entity_id == (
-        grant.legal_entity_id
-    )
+    if scope.legal_entity_id is None:
+        return action is Action.READ
+    return scope.legal_entity_id == grant.legal_entity_id
 
 
 def allowed(
@@ -200,7 +209,7 @@ def allowed(
         return False
     return any(
         action in PERMISSIONS[grant.role].get(kind, frozenset())
-        and grant_covers(grant, scope)
+        and grant_covers(grant, scope, action)
         for grant in grants
     )
 
