@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Select, select
 from sqlalchemy.exc import IntegrityError
 
 from tieline.api import _idempotency as idempotency
+from tieline.api._amounts import check_amounts
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._pagination import Cursor, Sort, keyset
 from tieline.api._problems import FieldError, Problem, problem_responses
@@ -406,6 +407,7 @@ def create_record(
         if is_decision(cls.kind, record.status_value) and not _owns(caller, scope):
             raise _decision_refused(record, "is not created with it")
         check_references(tx, record)
+        check_amounts(record, None)
         if tx.get(cls, record.id) is not None:
             raise Problem(
                 409,
@@ -686,6 +688,7 @@ def update_record(
             tx.connection, caller, current, new, (old_scope, resolver.of(new))
         )
         check_references(tx, new, current)
+        check_amounts(new, current)
         saved = _sensitive(tx.connection, caller, current, new, old_scope)
         change = tx.save(saved, actor=caller.actor)
         if change.action is not StoreAction.UNCHANGED:
