@@ -424,8 +424,9 @@ def test_a_read_only_key_cannot_write_whatever_its_roles(
 
 
 @pytest.mark.parametrize("role", [r for r in Role if r is not Role.ADMIN])
-def test_only_admins_administer_identities(hub: Any, role: Role) -> None:
-    headers = hub.caller("someone", (role, "*", "s" if role is Role.PARTNER else None))
+def test_only_admins_administer_identities(hub: Any, estate: Any, role: Role) -> None:
+    supplier = estate["s1"] if role is Role.PARTNER else None
+    headers = hub.caller("someone", (role, "*", supplier))
 
     listed = hub.client.get("/v1/identities", headers=headers)
     created = hub.client.post(
@@ -437,8 +438,11 @@ def test_only_admins_administer_identities(hub: Any, role: Role) -> None:
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_only_auditors_and_admins_read_the_audit_log(hub: Any, role: Role) -> None:
-    headers = hub.caller("someone", (role, "*", "s" if role is Role.PARTNER else None))
+def test_only_auditors_and_admins_read_the_audit_log(
+    hub: Any, estate: Any, role: Role
+) -> None:
+    supplier = estate["s1"] if role is Role.PARTNER else None
+    headers = hub.caller("someone", (role, "*", supplier))
 
     entries = hub.client.get("/v1/audit", headers=headers)
     verification = hub.client.get("/v1/audit/verification", headers=headers)
