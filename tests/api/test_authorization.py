@@ -26,7 +26,7 @@ SEED = {
     "budget": "budget1",
     "budget_revision": "budget_revision1",
     "supplier": "s1",
-    "commitment": "c1",
+    "commitment": "c2",  # the draft: an approved one is not edited
     "change_order": "co1",
     "goods_receipt": "gr1",
     "supplier_invoice": "i1",
@@ -156,11 +156,11 @@ def test_moving_a_record_to_another_entity_needs_rights_in_both(
     hub: Any, estate: Any
 ) -> None:
     buyer = hub.caller("buyer", (Role.BUYER, estate["le_a"], None))
-    current, tag = _read_as_seed(hub, "commitment", estate["c1"])
+    current, tag = _read_as_seed(hub, "commitment", estate["c2"])
     body = dict(_body(current), legal_entity_id=estate["le_b"])
 
     moved = hub.client.put(
-        f"/v1/commitments/{estate['c1']}",
+        f"/v1/commitments/{estate['c2']}",
         json=body,
         headers={**buyer, "If-Match": tag},
     )
@@ -375,8 +375,8 @@ def test_an_approver_changes_status_only_and_never_their_own_change(
 ) -> None:
     approver = hub.caller("approver", (Role.FINANCE_APPROVER, estate["le_a"], None))
     buyer = hub.caller("buyer", (Role.BUYER, estate["le_a"], None))
-    current, tag = _read_as_seed(hub, "commitment", estate["c1"])
-    path = f"/v1/commitments/{estate['c1']}"
+    current, tag = _read_as_seed(hub, "commitment", estate["c2"])
+    path = f"/v1/commitments/{estate['c2']}"
 
     # Given the buyer changes the commitment, then the approver approves it
     edited = hub.client.put(
@@ -466,3 +466,26 @@ def test_every_route_refuses_a_caller_without_credentials(hub: Any) -> None:
 
     assert refused
     assert {status for *_, status in refused} == {401}
+
+
+def test_a_partner_sees_nothing_of_a_commitment_not_yet_issued_to_it(
+    hub: Any, estate: Any, sample: Any, partners: dict[str, dict[str, str]]
+) -> None:
+    # Supplier 2's commitment c2 is a draft: the group's own business.
+    p2 = partners["p2"]
+
+    listed = hub.client.get("/v1/commitments", headers=p2)
+    read = hub.client.get(f"/v1/commitments/{estate['c2']}", headers=p2)
+    claims = hub.client.get("/v1/progress-claims", headers=p2)
+    claimed = hub.client.post(
+        "/v1/progress-claims",
+        json=sample(
+            "progress_claim", "k9", estate.ids, system="partner:p2", commitment="c2"
+        ),
+        headers=p2,
+    )
+
+    assert listed.json()["items"] == []
+    assert read.status_code == 404
+    assert claims.json()["items"] == []
+    assert claimed.status_code == 403

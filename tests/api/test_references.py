@@ -1,7 +1,8 @@
 """The records a write names must exist, inside the record's legal entity.
 
 The estate (see conftest) has entities A and B with projects p_a and p_b,
-suppliers s1 and s2, commitments c1 (s1, A) and c3 (s1, B).
+suppliers s1 and s2, commitments c1 (s1, A), c2 (s2, A, a draft) and c3
+(s1, B).
 """
 
 from __future__ import annotations
@@ -148,11 +149,11 @@ def test_a_claim_names_lines_its_commitment_has(
 
 
 def test_an_update_is_checked_too(hub: Any, estate: Any, buyer: dict[str, str]) -> None:
-    current = hub.client.get(f"/v1/commitments/{estate['c1']}", headers=buyer)
+    current = hub.client.get(f"/v1/commitments/{estate['c2']}", headers=buyer)
     body = dict(_body(current.json()), project_id=estate["p_b"])
 
     answer = hub.client.put(
-        f"/v1/commitments/{estate['c1']}",
+        f"/v1/commitments/{estate['c2']}",
         json=body,
         headers={**buyer, "If-Match": current.headers["etag"]},
     )

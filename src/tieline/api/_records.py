@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import Connection, Select, select
 from sqlalchemy.exc import IntegrityError
@@ -278,14 +278,26 @@ def _may(caller: Principal, kind: str, action: Action, scope: RecordScope) -> bo
     return allowed(caller.grants, caller.scopes, kind, action, scope)
 
 
+def _not_modified(if_none_match: str | None, record: CanonicalRecord) -> bool:
+    """Whether `If-None-Match` names the record's current ETag (or is `*`).
+
+    RFC 9110 section 13.1.2: the comparison is weak, so `W/"v3"` matches.
+    """
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag(record) in tags
+
+
 def read_record(
     context: ApiContext,
     request: Request,
     caller: Principal,
     cls: type[CanonicalRecord],
     record_id: str,
-) -> JSONResponse:
-    """One record, with its ETag; 404 when absent or out of reach."""
+    if_none_match: str | None = None,
+) -> Response:
+    """One record, with its ETag; 304 if the caller has it; 404 when out of reach."""
     _check_kind(context, request, caller, cls.kind)
     with context.store.transaction() as tx:
         record = tx.get(cls, record_id)
@@ -297,6 +309,8 @@ def read_record(
     if not visible:
         refused = Refused(_hidden(cls.kind, record_id), record.subject, "read")
         raise _audit_refusal(context, request, caller, refused)
+    if _not_modified(if_none_match, record):
+        return Response(status_code=304, headers={"ETag": etag(record)})
     return _record_response(record)
 
 
@@ -451,7 +465,8 @@ def _matches(if_match: str | None, current: CanonicalRecord) -> None:
             errors=[FieldError(field="If-Match", message="required")],
         )
     wanted = {tag.strip() for tag in if_match.split(",")}
-    if etag(current) not in wanted:
+    # RFC 9110 section 13.1.1: "*" matches any current representation.
+    if "*" not in wanted and etag(current) not in wanted:
         raise Problem(
             412,
             f"the record changed since you read it (now {etag(current)})",
@@ -738,9 +753,16 @@ def add_resource(router: APIRouter, cls: type[CanonicalRecord], segment: str) ->
         return list_records(api_context(request), request, caller, cls, query)
 
     def read_route(
-        request: Request, caller: Caller, record_id: RecordId
-    ) -> JSONResponse:
-        return read_record(api_context(request), request, caller, cls, record_id)
+        request: Request,
+        caller: Caller,
+        record_id: RecordId,
+        if_none_match: Annotated[
+            str | None, Header(alias="If-None-Match", max_length=500)
+        ] = None,
+    ) -> Response:
+        return read_record(
+            api_context(request), request, caller, cls, record_id, if_none_match
+        )
 
     def create_route(
         request: Request,
@@ -805,7 +827,10 @@ def add_resource(router: APIRouter, cls: type[CanonicalRecord], segment: str) ->
         response_model=cls,
         summary=f"Read a {label}",
         operation_id=f"read_{cls.kind}",
-        responses=problem_responses(401, 403, 404, 422, 429),
+        responses={
+            304: {"description": "Not modified: If-None-Match names its ETag"},
+            **problem_responses(401, 403, 404, 422, 429),
+        },
         **common,
     )
     router.add_api_route(

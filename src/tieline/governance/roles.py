@@ -166,12 +166,15 @@ class RecordScope:
     `legal_entity_id` None: shared across the group (suppliers, crosswalks,
     group-wide cost codes). `supplier_id` None: no supplier owns it, so no
     partner reaches it. `resolved` False: a parent it names is missing, so
-    only grants on every legal entity reach it.
+    only grants on every legal entity reach it. `issued` False: a commitment
+    (or what hangs on one) not yet issued to its supplier, a draft the
+    partner does not see.
     """
 
     legal_entity_id: str | None
     supplier_id: str | None = None
     resolved: bool = True
+    issued: bool = True
 
 
 def grant_covers(
@@ -185,7 +188,9 @@ def grant_covers(
     a buyer of one company must not change a supplier all companies pay.
     """
     if grant.role is Role.PARTNER and (
-        scope.supplier_id is None or scope.supplier_id != grant.supplier_id
+        scope.supplier_id is None
+        or scope.supplier_id != grant.supplier_id
+        or not scope.issued
     ):
         return False
     if grant.legal_entity_id == ALL_ENTITIES:
