@@ -15,7 +15,8 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from babel.numbers import get_currency_precision, list_currencies
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, ValidationInfo
+from pydantic_core import PydanticCustomError
 
 from tieline.errors import ValidationFailed
 
@@ -26,23 +27,72 @@ ROUNDING = ROUND_HALF_UP
 # would overflow the 28-digit decimal context once cents are added.
 MAX_MAGNITUDE = Decimal(10) ** 15
 
+# The validation context key that makes a bad amount a pydantic error, which
+# carries the field's location (`lines[0].quantity`), rather than the
+# ValidationFailed that every other caller of the models expects.
+LOCATED = "tieline.money.located"
+
+
+def _decimal_field(value: Any, info: ValidationInfo) -> Decimal:
+    try:
+        return to_decimal(value)
+    except ValidationFailed as err:
+        if isinstance(info.context, dict) and info.context.get(LOCATED):
+            raise PydanticCustomError(
+                "decimal", "{reason}", {"reason": err.reason}
+            ) from err
+        raise
+
+
 # Amounts in storage and on the wire are decimal strings ("1843275.00"), never
 # JSON numbers, so no reader parses them through a float.
 DecimalStr = Annotated[
     Decimal,
-    BeforeValidator(lambda v: to_decimal(v)),
+    BeforeValidator(_decimal_field),
     PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
 ]
+
+# ISO 4217 codes that are no money anyone pays in: no currency (XXX),
+# testing (XTS), precious metals, special drawing rights and units of
+# account. The X codes that are currencies (XAF, XCD, XCG, XOF, XPF) stay.
+NOT_MONEY = frozenset(
+    {
+        "XAD",
+        "XAG",
+        "XAU",
+        "XBA",
+        "XBB",
+        "XBC",
+        "XBD",
+        "XDR",
+        "XEU",
+        "XFO",
+        "XFU",
+        "XPD",
+        "XPT",
+        "XRE",
+        "XSU",
+        "XTS",
+        "XUA",
+        "XXX",
+    }
+)
 
 
 @lru_cache(maxsize=1)
 def _known_currencies() -> frozenset[str]:
-    return frozenset(list_currencies())
+    return frozenset(list_currencies()) - NOT_MONEY
 
 
 def check_currency(code: str) -> str:
-    """Return `code` upper-cased if ISO 4217 knows it, else raise."""
+    """Return `code` upper-cased if ISO 4217 knows it as a currency, else raise."""
     upper = code.strip().upper()
+    if upper in NOT_MONEY:
+        raise ValidationFailed(
+            f"{code!r} is an ISO 4217 code but no currency (a metal, a unit of "
+            "account, a test code or none)",
+            field="currency",
+        )
     if upper not in _known_currencies():
         raise ValidationFailed(f"unknown ISO 4217 currency {code!r}", field="currency")
     return upper

@@ -46,13 +46,15 @@ Governance and the API:
   per client address (bursts of 10) before the API answers 429 to it.
 - `TIELINE_MAX_REQUEST_BYTES` (default `1048576`): the largest request body.
 - `TIELINE_TLS_CERT_FILE`, `TIELINE_TLS_KEY_FILE` (unset by default): serve
-  HTTPS with this certificate and key.
+  HTTPS with this certificate and key (the key may be in the certificate's
+  file); each must be a readable file, checked at start-up.
 
 A `postgres://` or `postgresql://` URL is taken to mean psycopg 3.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -114,6 +116,23 @@ class Settings(BaseSettings):
     def runs_dir(self) -> Path:
         """Folder that holds one sub-folder per import run."""
         return self.data_dir / "runs"
+
+
+def tls_problem(settings: Settings) -> str | None:
+    """What is wrong with the TLS files, naming the setting and the file; None if fine.
+
+    Checked at start-up because the TLS library's own error ("No such file or
+    directory") does not say which file it wanted.
+    """
+    if settings.tls_key_file is not None and settings.tls_cert_file is None:
+        return "TIELINE_TLS_KEY_FILE is set without TIELINE_TLS_CERT_FILE"
+    for name, path in (
+        ("TIELINE_TLS_CERT_FILE", settings.tls_cert_file),
+        ("TIELINE_TLS_KEY_FILE", settings.tls_key_file),
+    ):
+        if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
+            return f"setting {name}: {path} does not exist or is not a readable file"
+    return None
 
 
 def normalise_database_url(url: str) -> str:

@@ -89,9 +89,9 @@ def hub(store: Store, tmp_path: Path) -> Iterator[Hub]:
 class Estate:
     """Two legal entities, two suppliers and records of every kind between them.
 
-    Supplier 1 holds commitment c1 in entity A and c3 in entity B; supplier 2
-    holds c2 in entity A. Each has a change order, a claim, an invoice and a
-    payment on its commitment in A.
+    Supplier 1 holds commitment c1 in entity A and c3 in entity B, both
+    approved (issued); supplier 2 holds c2 in entity A, a draft. Each has a
+    change order, a claim, an invoice and a payment on its commitment in A.
     """
 
     ids: dict[str, str]
@@ -206,6 +206,8 @@ def sample(
             "paid_on": "2026-02-01",
             "currency": "EUR",
             "amount": "120.00",
+            # A paid payment is a decision (see tieline.governance.decisions).
+            "status": "pending",
         },
     }
     return {"origin": origin, **bodies[kind]}
@@ -250,19 +252,24 @@ def estate(hub: Hub) -> Estate:
             ids[name] = tx.save(supplier, actor="seed").record.id
             kinds[name] = "supplier"
 
-        def seed(kind: str, name: str, **options: str) -> None:
+        def seed(
+            kind: str, name: str, status: str | None = None, **options: str
+        ) -> None:
             body = sample(kind, name, ids, system="seed", **options)
+            if status is not None:
+                body["status"] = status
             record = RECORD_TYPES[kind].model_validate(body)
             ids[name] = tx.save(record, actor="seed").record.id
             kinds[name] = kind
 
-        seed("commitment", "c1", supplier="s1")
+        seed("commitment", "c1", "approved", supplier="s1")
         seed("commitment", "c2", supplier="s2")
         body = sample("commitment", "c3", ids, system="seed", supplier="s1")
         body.update(
             legal_entity_id=ids["le_b"],
             project_id=ids["p_b"],
             lines=[_line("1", ids["p_b"], "500.00")],
+            status="approved",
         )
         ids["c3"] = tx.save(
             RECORD_TYPES["commitment"].model_validate(body), actor="seed"

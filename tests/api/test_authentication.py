@@ -57,6 +57,40 @@ def test_client_credentials_buy_a_short_lived_token(hub: Any, estate: Any) -> No
     assert audit.status_code == 403
 
 
+def test_an_api_key_is_accepted_as_a_bearer_token(hub: Any) -> None:
+    headers = hub.caller("erp", (Role.AUDITOR, "*", None))
+    key = headers["X-API-Key"]
+
+    me = hub.client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})
+    wrong = hub.client.get(
+        "/v1/me", headers={"Authorization": f"Bearer {key[:-4]}AAAA"}
+    )
+
+    assert me.status_code == 200, me.text
+    assert me.json()["identity"]["name"] == "erp"
+    assert wrong.status_code == 401
+    with hub.store.transaction() as tx:
+        row = tx.connection.execute(
+            select(audit_log).where(audit_log.c.action == "auth.failed")
+        ).one()
+    # The failure is audited as a key's, with its id and without its secret.
+    assert json.loads(row.details)["key_id"] == key.partition(".")[0]
+    assert key.partition(".")[2][:-4] not in row.details
+
+
+def test_the_openapi_document_names_both_ways_to_present_a_key(hub: Any) -> None:
+    schemes = hub.client.get("/openapi.json").json()["components"]["securitySchemes"]
+
+    assert schemes["ApiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": schemes["ApiKey"]["description"],
+    }
+    assert schemes["BearerToken"]["scheme"] == "bearer"
+    assert "tlk_" in schemes["BearerToken"]["description"]
+
+
 def test_a_token_dies_with_its_key(hub: Any) -> None:
     headers = hub.caller("erp", (Role.AUDITOR, "*", None))
     token = _token(hub, headers["X-API-Key"]).json()["access_token"]

@@ -95,3 +95,30 @@ def test_serve_answers_over_tls_with_the_given_certificate(tmp_path: Path) -> No
 
     assert health.json()["status"] == "ok"
     assert health.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_a_missing_certificate_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    _, key_file = _self_signed(tmp_path)
+    missing = tmp_path / "no-such-cert.pem"
+    env = dict(
+        os.environ,
+        TIELINE_DATA_DIR=str(tmp_path / "var"),
+        TIELINE_TLS_CERT_FILE=str(missing),
+        TIELINE_TLS_KEY_FILE=str(key_file),
+    )
+    env.pop("TIELINE_DATABASE_URL", None)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tieline", "serve", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: setting TIELINE_TLS_CERT_FILE: {missing} does not exist or is "
+        "not a readable file"
+    )
+    assert "Traceback" not in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -20,8 +21,13 @@ from tieline.governance import (
     rotate_api_key,
 )
 from tieline.governance._schema import api_keys
-from tieline.governance.identities import key_principal, revoke_role
+from tieline.governance.identities import (
+    find_legal_entity,
+    key_principal,
+    revoke_role,
+)
 from tieline.governance.roles import Grant
+from tieline.model import LegalEntity, Supplier
 from tieline.store import Store
 
 
@@ -146,25 +152,81 @@ def test_a_key_needs_known_scopes(store: Store) -> None:
     assert caught.value.field == "scopes"
 
 
+def _entity_and_supplier(tx: Any) -> tuple[str, str]:
+    entity = LegalEntity.model_validate(
+        {
+            "origin": {"system": "t", "key": "A"},
+            "code": "A",
+            "name": "A",
+            "base_currency": "EUR",
+        }
+    )
+    supplier = Supplier.model_validate(
+        {"origin": {"system": "t", "key": "s1"}, "legal_name": "S1"}
+    )
+    return tx.save(entity, actor="t").record.id, tx.save(supplier, actor="t").record.id
+
+
 def test_grants_are_per_legal_entity_and_revocable(store: Store) -> None:
     with store.transaction() as tx:
+        le_a, sup_1 = _entity_and_supplier(tx)
         service = create_identity(tx.connection, IdentityKind.SERVICE, "svc")
         issued = issue_api_key(tx.connection, service, scopes=["records:read"])
         grant_role(
-            tx.connection, service, Role.BUYER, legal_entity_id="le-a", granted_by="t"
+            tx.connection, service, Role.BUYER, legal_entity_id=le_a, granted_by="t"
         )
         grant_role(
             tx.connection,
             service,
             Role.PARTNER,
             legal_entity_id="*",
-            supplier_id="sup-1",
+            supplier_id=sup_1,
             granted_by="t",
         )
-        assert revoke_role(tx.connection, service, Grant(Role.BUYER, "le-a"))
+        assert revoke_role(tx.connection, service, Grant(Role.BUYER, le_a))
         principal = key_principal(tx.connection, issued.token)
 
-    assert principal.grants == (Grant(Role.PARTNER, "*", "sup-1"),)
+    assert principal.grants == (Grant(Role.PARTNER, "*", sup_1),)
+
+
+def test_a_grant_names_an_entity_and_a_supplier_that_exist(store: Store) -> None:
+    with store.transaction() as tx:
+        le_a, _ = _entity_and_supplier(tx)
+        service = create_identity(tx.connection, IdentityKind.SERVICE, "svc")
+        with pytest.raises(ValidationFailed) as no_entity:
+            grant_role(
+                tx.connection, service, Role.BUYER, legal_entity_id="A", granted_by="t"
+            )
+        with pytest.raises(ValidationFailed) as no_supplier:
+            grant_role(
+                tx.connection,
+                service,
+                Role.PARTNER,
+                legal_entity_id=le_a,
+                supplier_id="nosuch",
+                granted_by="t",
+            )
+        # A grant names the entity by id; its code is found for the CLI.
+        found = find_legal_entity(tx.connection, "A")
+
+    assert no_entity.value.field == "legal_entity_id"
+    assert no_supplier.value.field == "supplier_id"
+    assert found is not None
+    assert found.id == le_a
+
+
+def test_a_key_lives_one_day_to_a_year(store: Store) -> None:
+    with store.transaction() as tx:
+        service = create_identity(tx.connection, IdentityKind.SERVICE, "svc")
+        for days in (-5, 0, 367):
+            with pytest.raises(ValidationFailed) as caught:
+                issue_api_key(
+                    tx.connection,
+                    service,
+                    scopes=["records:read"],
+                    lifetime=timedelta(days=days),
+                )
+            assert caught.value.field == "days"
 
 
 def test_a_partner_grant_must_name_its_supplier(store: Store) -> None:

@@ -95,3 +95,14 @@ def test_a_partner_reaches_only_its_own_supplier_records() -> None:
     assert not allowed(partner, ALL_SCOPES, "commitment", Action.READ, other)
     assert not allowed(partner, ALL_SCOPES, "project", Action.READ, nobody)
     assert not allowed(partner, ALL_SCOPES, "goods_receipt", Action.READ, own)
+
+
+def test_a_shared_record_is_read_by_any_entity_but_written_only_group_wide() -> None:
+    shared = RecordScope(None)
+    in_a = (Grant(Role.BUYER, "le-a"),)
+    everywhere = (Grant(Role.BUYER, "*"),)
+
+    assert allowed(in_a, ALL_SCOPES, "supplier", Action.READ, shared)
+    assert not allowed(in_a, ALL_SCOPES, "supplier", Action.UPDATE, shared)
+    assert not allowed(in_a, ALL_SCOPES, "supplier", Action.CREATE, shared)
+    assert allowed(everywhere, ALL_SCOPES, "supplier", Action.UPDATE, shared)

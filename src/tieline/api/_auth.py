@@ -1,8 +1,9 @@
 """Authentication on every route: API keys, hub tokens and people's OIDC tokens.
 
-A caller presents `X-API-Key: <key id>.<secret>` (services), or
-`Authorization: Bearer <token>` with a token from `/oauth/token` (services)
-or from the customer's identity provider (people). Which verifier checks a
+A caller presents an API key (services) as `X-API-Key: <key id>.<secret>`
+or as `Authorization: Bearer tlk_...` (key ids start `tlk_`, which no JWT
+does), or `Authorization: Bearer <token>` with a token from `/oauth/token`
+(services) or from the customer's identity provider (people). Which verifier checks a
 bearer token is chosen by its `iss`; anything else is refused. A failure is
 answered 401 with no reason (the reason goes to the audit log), and failures
 per client address are rate limited, so that guessing keys is slow and loud.
@@ -21,6 +22,7 @@ from sqlalchemy import Connection
 from tieline.api._problems import Problem
 from tieline.api._ratelimit import RateLimiter
 from tieline.governance.identities import (
+    KEY_PREFIX,
     AuthenticationFailed,
     Principal,
     find_human,
@@ -52,7 +54,10 @@ api_key_header = APIKeyHeader(
 bearer_header = HTTPBearer(
     auto_error=False,
     scheme_name="BearerToken",
-    description="A token from /oauth/token, or a person's OIDC token.",
+    description=(
+        "An API key (`tlk_<id>.<secret>`), a token from /oauth/token, "
+        "or a person's OIDC token."
+    ),
 )
 
 _KEY_ID = re.compile(r"tlk_[0-9a-f]{16}")
@@ -95,7 +100,8 @@ def authenticate(
         with context.store.transaction() as tx:
             principal = _principal(context, tx.connection, api_key, bearer)
     except AuthenticationFailed as err:
-        raise _refuse(context, request, err, api_key) from None
+        presented = api_key or (bearer.credentials if bearer is not None else None)
+        raise _refuse(context, request, err, presented) from None
     _limit(context.limiter, f"{principal.identity.id}|{_route(request)}")
     request.state.principal = principal
     return principal
@@ -130,6 +136,8 @@ def _principal(
     if bearer is None or not bearer.credentials:
         raise AuthenticationFailed("no credentials")
     token = bearer.credentials
+    if token.startswith(KEY_PREFIX):
+        return key_principal(connection, token)
     issuer = token_issuer_name(token)
     if issuer == ISSUER:
         return _service_token(context, connection, token)
@@ -170,7 +178,7 @@ def _refuse(
     context: ApiContext,
     request: Request,
     err: AuthenticationFailed,
-    api_key: str | None,
+    credential: str | None,
 ) -> Problem:
     address = client_address(request)
     if context.failures.take(address) is not None:
@@ -181,7 +189,7 @@ def _refuse(
             429, "too many failed sign-ins; retry later", headers={"Retry-After": "60"}
         )
     # Only a well-formed key id is recorded: a pasted secret never is.
-    key_id = (api_key or "").partition(".")[0]
+    key_id = (credential or "").partition(".")[0]
     presented = key_id if _KEY_ID.fullmatch(key_id) else "-"
     context.governance.audit.record(
         context.store,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +19,9 @@ from tieline.governance.secrets import scrub
 from tieline.logging import get_logger
 
 log = get_logger(__name__)
+
+# The deepest JSON a request may nest (objects and arrays both count).
+MAX_DEPTH = 64
 
 # OWASP's secure-headers project lists these for a JSON API; the API serves
 # no HTML, so the content security policy allows nothing at all.
@@ -86,7 +90,9 @@ async def send_problem(send: Send, status: int, title: str, detail: str) -> None
 class BodyLimit:
     """Refuses bodies over `max_bytes` with 413, before the app reads them.
 
-    It also refuses NUL characters in the path, query or JSON body (400).
+    It also refuses NUL characters in the path, query or JSON body, and JSON
+    nested deeper than MAX_DEPTH levels (400): no record nests past a few
+    levels, and a body of 100,000 `[` would exhaust the parsers' stack.
 
     The body is read here once, whole (it is small by definition), kept in
     the scope for the problem handlers, and replayed to the app.
@@ -121,7 +127,12 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        scope[RAW_BODY] = _json_or_none(body)
+        try:
+            scope[RAW_BODY] = _json_or_none(body)
+        except TooDeep:
+            detail = f"JSON nested deeper than {MAX_DEPTH} levels is refused"
+            await send_problem(send, 400, "Bad request", detail)
+            return
         if _has_nul(scope, scope[RAW_BODY]):
             # PostgreSQL cannot store NUL in text; no real value carries one.
             await send_problem(send, 400, "Bad request", "NUL characters are refused")
@@ -141,28 +152,55 @@ class BodyLimit:
         return f"the request body may be at most {self.max_bytes} bytes"
 
 
+class TooDeep(Exception):
+    """A JSON body nested deeper than MAX_DEPTH."""
+
+
 def _has_nul(scope: Scope, body: object) -> bool:
     query: bytes = scope.get("query_string", b"")
     if "\x00" in scope.get("path", "") or b"%00" in query.lower() or b"\x00" in query:
         return True
-    return _nul_in(body)
+    return _walk(body)[1]
 
 
-def _nul_in(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_nul_in(item) for item in value)
-    return False
+def _walk(value: object) -> tuple[int, bool]:
+    """How deep a parsed JSON value nests, and whether a string in it holds NUL.
+
+    Iterative, so a deep body cannot exhaust the interpreter's stack; it
+    stops going deeper past MAX_DEPTH.
+    """
+    deepest, nul = 0, False
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            nul = nul or "\x00" in item
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            continue
+        if isinstance(item, dict):
+            nul = nul or any("\x00" in key for key in item)
+            children: Iterable[object] = item.values()
+        else:
+            children = item
+        stack.extend((child, depth + 1) for child in children)
+    return deepest, nul
 
 
 def _json_or_none(body: bytes) -> object:
+    """The body as JSON, None if it is not JSON; TooDeep past MAX_DEPTH."""
     try:
-        return json.loads(body) if body else None
+        value = json.loads(body) if body else None
+    except RecursionError as err:
+        raise TooDeep from err
     except ValueError:
         return None
+    if _walk(value)[0] > MAX_DEPTH:
+        raise TooDeep
+    return value
 
 
 class LastResort:

@@ -16,12 +16,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tieline._context import current_correlation_id
 from tieline.errors import ValidationFailed
 from tieline.governance.secrets import scrub
+from tieline.money import LOCATED
 
 MEDIA_TYPE = "application/problem+json"
 RAW_BODY = "tieline.raw_body"
@@ -147,14 +148,41 @@ async def on_problem(request: Request, exc: Exception) -> JSONResponse:
 async def on_validation_failed(request: Request, exc: Exception) -> JSONResponse:
     """Handler for the model's ValidationFailed: 422 naming the field."""
     assert isinstance(exc, ValidationFailed)
-    field = exc.field or locate(request.scope.get(RAW_BODY), exc.reason) or "body"
+    field = (
+        exc.field
+        or _relocate(request)
+        or locate(request.scope.get(RAW_BODY), exc.reason)
+    )
     problem = Problem(
         422,
-        str(exc),
+        str(exc) if exc.field or not field else f"{field}: {exc.reason}",
         slug="invalid-record",
-        errors=[FieldError(field=field, message=exc.reason)],
+        errors=[FieldError(field=field or "body", message=exc.reason)],
     )
     return problem_response(problem, request)
+
+
+def _relocate(request: Request) -> str | None:
+    """Where in the body a money value failed, from the route's body model.
+
+    The model's money validators raise without knowing their place; the
+    body is validated again with the context that makes them pydantic
+    errors, which carry it.
+    """
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    body = request.scope.get(RAW_BODY)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or body is None:
+        return None
+    try:
+        model.model_validate(body, context={LOCATED: True})
+    except ValidationError as err:
+        for error in err.errors(include_url=False):
+            if error["type"] == "decimal":
+                return field_path(error["loc"])
+    except ValidationFailed:
+        return None
+    return None
 
 
 async def on_request_invalid(request: Request, exc: Exception) -> JSONResponse:

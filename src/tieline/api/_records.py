@@ -20,17 +20,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.exc import IntegrityError
 
 from tieline.api import _idempotency as idempotency
+from tieline.api._amounts import check_amounts
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._pagination import Cursor, Sort, keyset
 from tieline.api._problems import FieldError, Problem, problem_responses
+from tieline.api._references import check_references
+from tieline.governance._schema import audit_log
 from tieline.governance.audit import AuditedTransaction
-from tieline.governance.identities import Principal, utc
+from tieline.governance.decisions import (
+    WORKFLOWS,
+    decision_path,
+    is_decision,
+    owning_system,
+)
+from tieline.governance.identities import IdentityKind, Principal, utc
 from tieline.governance.roles import (
     Action,
     RecordScope,
@@ -39,7 +48,14 @@ from tieline.governance.roles import (
     may_read_kind,
 )
 from tieline.governance.scope import ScopeResolver, check_partner_submission
-from tieline.model import RECORD_TYPES, CanonicalRecord
+from tieline.governance.sensitive import (
+    BANK_CHANGE,
+    bank_accounts_changed,
+    last_bank_change_by,
+    masked,
+    may_change_bank_accounts,
+)
+from tieline.model import RECORD_TYPES, CanonicalRecord, Supplier, SupplierStatus
 from tieline.store import Action as StoreAction
 from tieline.store._schema import records
 
@@ -262,14 +278,26 @@ def _may(caller: Principal, kind: str, action: Action, scope: RecordScope) -> bo
     return allowed(caller.grants, caller.scopes, kind, action, scope)
 
 
+def _not_modified(if_none_match: str | None, record: CanonicalRecord) -> bool:
+    """Whether `If-None-Match` names the record's current ETag (or is `*`).
+
+    RFC 9110 section 13.1.2: the comparison is weak, so `W/"v3"` matches.
+    """
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag(record) in tags
+
+
 def read_record(
     context: ApiContext,
     request: Request,
     caller: Principal,
     cls: type[CanonicalRecord],
     record_id: str,
-) -> JSONResponse:
-    """One record, with its ETag; 404 when absent or out of reach."""
+    if_none_match: str | None = None,
+) -> Response:
+    """One record, with its ETag; 304 if the caller has it; 404 when out of reach."""
     _check_kind(context, request, caller, cls.kind)
     with context.store.transaction() as tx:
         record = tx.get(cls, record_id)
@@ -281,6 +309,8 @@ def read_record(
     if not visible:
         refused = Refused(_hidden(cls.kind, record_id), record.subject, "read")
         raise _audit_refusal(context, request, caller, refused)
+    if _not_modified(if_none_match, record):
+        return Response(status_code=304, headers={"ETag": etag(record)})
     return _record_response(record)
 
 
@@ -388,14 +418,20 @@ def create_record(
             )
         if _is_partner_only(caller, cls.kind, Action.CREATE, scope):
             check_partner_submission(caller.identity.name, record)
+        if is_decision(cls.kind, record.status_value) and not _owns(caller, scope):
+            raise _decision_refused(record, "is not created with it")
+        check_references(tx, record)
+        check_amounts(record, None)
         if tx.get(cls, record.id) is not None:
             raise Problem(
                 409,
                 f"{record.subject} exists for this origin; update it with PUT",
                 errors=[FieldError(field="origin", message="already used")],
             )
-        change = tx.save(record, actor=caller.actor)
+        saved = _sensitive(tx.connection, caller, None, record, scope)
+        change = tx.save(saved, actor=caller.actor)
         _audit_change(write, audited, change.record, "created", {})
+        _audit_bank_change(write, audited, None, change.record)
         return idempotency.StoredAnswer(
             201,
             change.record.model_dump(mode="json"),
@@ -429,7 +465,8 @@ def _matches(if_match: str | None, current: CanonicalRecord) -> None:
             errors=[FieldError(field="If-Match", message="required")],
         )
     wanted = {tag.strip() for tag in if_match.split(",")}
-    if etag(current) not in wanted:
+    # RFC 9110 section 13.1.1: "*" matches any current representation.
+    if "*" not in wanted and etag(current) not in wanted:
         raise Problem(
             412,
             f"the record changed since you read it (now {etag(current)})",
@@ -443,7 +480,96 @@ def _status_only(current: CanonicalRecord, new: CanonicalRecord) -> bool:
     return before == after
 
 
+def _owns(caller: Principal, scope: RecordScope) -> bool:
+    # The write scope is checked with the create or update the write is.
+    return owning_system(
+        caller.grants, scope, service=caller.identity.kind is IdentityKind.SERVICE
+    )
+
+
+def _decision_refused(record: CanonicalRecord, what: str) -> Refused:
+    status = record.status_value
+    label = record.kind.replace("_", " ")
+    message = f"{status} is a decision: a {label} {what}"
+    return Refused(
+        Problem(
+            403,
+            f"status {message}; {decision_path(record.kind, record.id)}, or its "
+            "owning system's integration writes it",
+            slug="decision-refused",
+            errors=[FieldError(field="status", message=message)],
+        ),
+        record.subject,
+        "decide",
+    )
+
+
+def _made_by(connection: Connection, record: CanonicalRecord, actor: str) -> bool:
+    """Whether `actor` made or changed any version of `record`.
+
+    The last change's author is on the record; earlier versions made through
+    the API are in the audit log.
+    TODO: the audit log has no index on `target`, so this reads it whole;
+    approvals are rare, but a log of millions of entries wants the index.
+    """
+    if record.changed_by == actor:
+        return True
+    found = connection.execute(
+        select(audit_log.c.seq)
+        .where(
+            audit_log.c.target == record.subject,
+            audit_log.c.actor == actor,
+            audit_log.c.action.in_(("record.created", "record.updated")),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def _approval(
+    connection: Connection, caller: Principal, current: CanonicalRecord
+) -> str:
+    """'approved', or Refused: the approver never made or changed the record."""
+    if _made_by(connection, current, caller.actor):
+        raise Refused(
+            Problem(
+                403,
+                "segregation of duties: you made or changed this record, so "
+                "another person must approve it",
+                slug="segregation-of-duties",
+            ),
+            current.subject,
+            "approve",
+        )
+    return "approved"
+
+
+def _decide(
+    connection: Connection,
+    caller: Principal,
+    current: CanonicalRecord,
+    new: CanonicalRecord,
+    scopes: tuple[RecordScope, RecordScope],
+) -> str:
+    """An update that reaches or leaves a decision: the kind's one path."""
+    kind = current.kind
+    if all(
+        _owns(caller, scope) and _may(caller, kind, Action.UPDATE, scope)
+        for scope in scopes
+    ):
+        return "updated"
+    decided = new if is_decision(new.kind, new.status_value) else current
+    if kind in WORKFLOWS:
+        raise _decision_refused(decided, "reaches it through its workflow")
+    if not (
+        _status_only(current, new) and _may(caller, kind, Action.APPROVE, scopes[0])
+    ):
+        raise _decision_refused(decided, "changes only by its approval")
+    return _approval(connection, caller, current)
+
+
 def _update_kind(
+    connection: Connection,
     caller: Principal,
     current: CanonicalRecord,
     new: CanonicalRecord,
@@ -451,29 +577,90 @@ def _update_kind(
 ) -> str:
     """'updated' or 'approved', or Refused; approval is a status-only change.
 
-    TODO: an approver may set any status the model allows (even `paid`);
-    which transitions are legal is the workflows' to say, and until they do,
-    this check is the only guard.
+    Decisions (see `tieline.governance.decisions`) take their kind's one
+    path; other statuses are set by whoever may update the record, or by an
+    approver changing the status alone.
     """
     kind = current.kind
+    if is_decision(kind, current.status_value) or is_decision(kind, new.status_value):
+        return _decide(connection, caller, current, new, scopes)
     if all(_may(caller, kind, Action.UPDATE, scope) for scope in scopes):
         return "updated"
     if _status_only(current, new) and _may(caller, kind, Action.APPROVE, scopes[0]):
-        if current.changed_by == caller.actor:
-            raise Refused(
-                Problem(
-                    403,
-                    "segregation of duties: you made the last change to "
-                    "this record, so another person must approve it",
-                ),
-                current.subject,
-                "approve",
-            )
-        return "approved"
+        return _approval(connection, caller, current)
     raise Refused(
         Problem(403, f"you may not change this {kind.replace('_', ' ')}"),
         current.subject,
         "update",
+    )
+
+
+def _sensitive(
+    connection: Connection,
+    caller: Principal,
+    current: CanonicalRecord | None,
+    new: CanonicalRecord,
+    scope: RecordScope,
+) -> CanonicalRecord:
+    """The record to save under the rules of `tieline.governance.sensitive`."""
+    if not isinstance(new, Supplier):
+        return new
+    before = current if isinstance(current, Supplier) else None
+    if bank_accounts_changed(before, new):
+        if not may_change_bank_accounts(caller.grants):
+            raise Refused(
+                Problem(
+                    403,
+                    "a supplier's bank accounts are changed only by an integration "
+                    "operator or an admin granted on every legal entity, never by "
+                    "a buyer",
+                    errors=[FieldError(field="bank_accounts", message="sensitive")],
+                ),
+                new.subject,
+                "change bank accounts",
+            )
+        if new.status is SupplierStatus.ACTIVE and not _owns(caller, scope):
+            return new.model_copy(update={"status": SupplierStatus.PENDING})
+        return new
+    activates = (
+        before is not None
+        and before.status is SupplierStatus.PENDING
+        and new.status is SupplierStatus.ACTIVE
+    )
+    if activates and last_bank_change_by(connection, new.subject) == caller.actor:
+        raise Refused(
+            Problem(
+                403,
+                "segregation of duties: you changed this supplier's bank accounts, "
+                "so another person must check them and make it active",
+                slug="segregation-of-duties",
+                errors=[FieldError(field="status", message="your own bank change")],
+            ),
+            new.subject,
+            "activate",
+        )
+    return new
+
+
+def _audit_bank_change(
+    write: Write,
+    audited: AuditedTransaction,
+    current: CanonicalRecord | None,
+    saved: CanonicalRecord,
+) -> None:
+    before = current if isinstance(current, Supplier) else None
+    if not isinstance(saved, Supplier) or not bank_accounts_changed(before, saved):
+        return
+    audited.record(
+        actor=write.caller.actor,
+        action=BANK_CHANGE,
+        target=saved.subject,
+        source=client_address(write.request),
+        details={
+            "before": masked(before.bank_accounts if before is not None else []),
+            "after": masked(saved.bank_accounts),
+            "status": saved.status.value,
+        },
     )
 
 
@@ -512,8 +699,13 @@ def update_record(
                     FieldError(field="origin", message="differs from the record's")
                 ],
             )
-        what = _update_kind(caller, current, new, (old_scope, resolver.of(new)))
-        change = tx.save(new, actor=caller.actor)
+        what = _update_kind(
+            tx.connection, caller, current, new, (old_scope, resolver.of(new))
+        )
+        check_references(tx, new, current)
+        check_amounts(new, current)
+        saved = _sensitive(tx.connection, caller, current, new, old_scope)
+        change = tx.save(saved, actor=caller.actor)
         if change.action is not StoreAction.UNCHANGED:
             _audit_change(
                 write,
@@ -522,6 +714,7 @@ def update_record(
                 what,
                 {"status": change.record.status_value},
             )
+            _audit_bank_change(write, audited, current, change.record)
         stored = (
             change.record if change.action is not StoreAction.UNCHANGED else current
         )
@@ -560,9 +753,16 @@ def add_resource(router: APIRouter, cls: type[CanonicalRecord], segment: str) ->
         return list_records(api_context(request), request, caller, cls, query)
 
     def read_route(
-        request: Request, caller: Caller, record_id: RecordId
-    ) -> JSONResponse:
-        return read_record(api_context(request), request, caller, cls, record_id)
+        request: Request,
+        caller: Caller,
+        record_id: RecordId,
+        if_none_match: Annotated[
+            str | None, Header(alias="If-None-Match", max_length=500)
+        ] = None,
+    ) -> Response:
+        return read_record(
+            api_context(request), request, caller, cls, record_id, if_none_match
+        )
 
     def create_route(
         request: Request,
@@ -627,7 +827,10 @@ def add_resource(router: APIRouter, cls: type[CanonicalRecord], segment: str) ->
         response_model=cls,
         summary=f"Read a {label}",
         operation_id=f"read_{cls.kind}",
-        responses=problem_responses(401, 403, 404, 422, 429),
+        responses={
+            304: {"description": "Not modified: If-None-Match names its ETag"},
+            **problem_responses(401, 403, 404, 422, 429),
+        },
         **common,
     )
     router.add_api_route(

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tieline.cli._console import console, err_console
 from tieline.errors import TielineError
 from tieline.logging import configure_logging
-from tieline.settings import Settings
+from tieline.settings import Settings, tls_problem
 
 app = typer.Typer(
     name="tieline",
@@ -47,6 +47,9 @@ class CommandError(TielineError):
 
 def _settings() -> Settings:
     settings = Settings()
+    problem = tls_problem(settings)
+    if problem is not None:
+        raise CommandError(problem)
     configure_logging(settings)
     return settings
 

@@ -6,6 +6,7 @@ user who ran it (`cli:<user>`), like any change made through the API.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from tieline.governance.roles import Role
     from tieline.governance.runtime import Governance
     from tieline.store import Store
 
@@ -98,7 +100,13 @@ def audit_export(
 
 
 def _change(action: str, target: str, work: Any, **details: Any) -> Any:
-    """Run `work(connection)` and audit it, in one transaction."""
+    """Run `work(connection)` and audit it, in one transaction.
+
+    A rule the change breaks is the user's error: one line, its reason.
+    """
+    from tieline.cli._app import CommandError
+    from tieline.errors import ValidationFailed
+
     store, governance = _open()
     try:
         with governance.audit.transaction(store) as audited:
@@ -107,8 +115,42 @@ def _change(action: str, target: str, work: Any, **details: Any) -> Any:
                 actor=_actor(), action=action, target=target, details=details
             )
         return result
+    except ValidationFailed as err:
+        raise CommandError(err.reason) from err
     finally:
         store.close()
+
+
+def _role(value: str) -> Role:
+    from tieline.cli._app import CommandError
+    from tieline.governance.roles import Role
+
+    try:
+        return Role(value)
+    except ValueError:
+        roles = ", ".join(sorted(role.value for role in Role))
+        raise CommandError(f"unknown role {value!r}; the roles are {roles}") from None
+
+
+def _entity(value: str) -> tuple[str, str]:
+    """The legal entity id that `value` (an id, a code or '*') names, and a label."""
+    from tieline.cli._app import CommandError
+    from tieline.governance.identities import find_legal_entity
+    from tieline.governance.roles import ALL_ENTITIES
+
+    if value == ALL_ENTITIES:
+        return value, value
+    store, _ = _open()
+    try:
+        with store.transaction() as tx:
+            entity = find_legal_entity(tx.connection, value)
+    finally:
+        store.close()
+    if entity is None:
+        raise CommandError(
+            f"no legal entity with id or code {value!r}; give one, or '*' for all"
+        )
+    return entity.id, f"{entity.id} ({entity.code})"
 
 
 def _identity(connection: Any, name: str) -> Any:
@@ -159,42 +201,52 @@ def add_human(
 def grant(
     name: str,
     role: str,
-    entity: Annotated[str, typer.Option(help="Legal entity id, or '*' for all.")],
+    entity: Annotated[
+        str, typer.Option(help="Legal entity id or code, or '*' for all.")
+    ],
     supplier: Annotated[
-        str | None, typer.Option(help="The supplier a partner acts for.")
+        str | None, typer.Option(help="The supplier a partner acts for (its id).")
     ] = None,
 ) -> None:
-    """Give an identity a role in one legal entity."""
+    """Give an identity a role in one legal entity (its id or code, or '*')."""
     from tieline.governance.identities import grant_role
-    from tieline.governance.roles import Role
 
+    chosen = _role(role)
+    entity_id, label = _entity(entity)
     _change(
         "role.granted",
         f"identity/{name}",
         lambda c: grant_role(
             c,
             _identity(c, name),
-            Role(role),
-            legal_entity_id=entity,
+            chosen,
+            legal_entity_id=entity_id,
             supplier_id=supplier,
             granted_by=_actor(),
         ),
         role=role,
-        legal_entity_id=entity,
+        legal_entity_id=entity_id,
         supplier_id=supplier,
     )
-    _echo(f"granted {role} in {entity} to {name}")
+    _echo(f"granted {role} in {label} to {name}")
 
 
 @identity_app.command("issue-key")
 def issue_key(
     name: str,
     scope: Annotated[list[str], typer.Option(help="records:read, records:write, ...")],
-    days: Annotated[int, typer.Option(help="Days until the key expires.")] = 90,
+    days: Annotated[
+        int, typer.Option(help="Days until the key expires (1 to 366).")
+    ] = 90,
 ) -> None:
     """Issue an API key; the key is printed once and never again."""
-    from tieline.governance.identities import issue_api_key
+    from tieline.cli._app import CommandError
+    from tieline.governance.identities import MAX_KEY_DAYS, issue_api_key
 
+    if not 1 <= days <= MAX_KEY_DAYS:
+        raise CommandError(
+            f"a key lives from 1 to {MAX_KEY_DAYS} days; --days {days} is outside"
+        )
     issued = _change(
         "api_key.issued",
         f"identity/{name}",
@@ -244,7 +296,9 @@ def revoke_key(key_id: str) -> None:
 def revoke(
     name: str,
     role: str,
-    entity: Annotated[str, typer.Option(help="Legal entity id, or '*' for all.")],
+    entity: Annotated[
+        str, typer.Option(help="Legal entity id or code, or '*' for all.")
+    ],
     supplier: Annotated[
         str | None, typer.Option(help="The supplier of a partner grant.")
     ] = None,
@@ -252,14 +306,16 @@ def revoke(
     """Take a role back from an identity."""
     from tieline.cli._app import CommandError
     from tieline.governance.identities import revoke_role
-    from tieline.governance.roles import Grant, Role
+    from tieline.governance.roles import Grant
 
+    chosen = _role(role)
+    # An entity since removed keeps its grants revocable by the id held.
+    with contextlib.suppress(CommandError):
+        entity, _ = _entity(entity)
     taken = _change(
         "role.revoked",
         f"identity/{name}",
-        lambda c: revoke_role(
-            c, _identity(c, name), Grant(Role(role), entity, supplier)
-        ),
+        lambda c: revoke_role(c, _identity(c, name), Grant(chosen, entity, supplier)),
         role=role,
         legal_entity_id=entity,
         supplier_id=supplier,

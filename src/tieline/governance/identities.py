@@ -23,10 +23,14 @@ from sqlalchemy import Connection, insert, select, update
 
 from tieline.errors import PermanentError, ValidationFailed
 from tieline.governance._schema import api_keys, identities, role_grants
-from tieline.governance.roles import ALL_SCOPES, Grant, Role, Scope
+from tieline.governance.roles import ALL_ENTITIES, ALL_SCOPES, Grant, Role, Scope
+from tieline.model import LegalEntity, Supplier
+from tieline.store import Transaction
 
 KEY_PREFIX = "tlk_"
 DEFAULT_KEY_LIFETIME = timedelta(days=90)
+# The longest a key may live: a year and a day, so a yearly rotation fits.
+MAX_KEY_DAYS = 366
 
 
 class IdentityKind(enum.StrEnum):
@@ -118,6 +122,13 @@ def create_identity(
         raise ValidationFailed("a service has no identity-provider subject")
     if find_identity(connection, name) is not None:
         raise ValidationFailed(f"an identity named {name!r} exists", field="name")
+    if issuer and subject:
+        known = find_human(connection, issuer, subject)
+        if known is not None:
+            raise ValidationFailed(
+                f"{known.name} already signs in as subject {subject!r} of {issuer}",
+                field="subject",
+            )
     identity = Identity(str(uuid.uuid4()), kind, name, disabled=False)
     connection.execute(
         insert(identities).values(
@@ -209,6 +220,10 @@ def issue_api_key(
         )
     if not scopes:
         raise ValidationFailed("give at least one scope", field="scopes")
+    if not timedelta(0) < lifetime <= timedelta(days=MAX_KEY_DAYS):
+        raise ValidationFailed(
+            f"a key lives from 1 to {MAX_KEY_DAYS} days", field="days"
+        )
     names = tuple(sorted(scope.value for scope in parse_scopes(scopes)))
     key_id = KEY_PREFIX + secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
@@ -273,6 +288,17 @@ def grant_role(
         raise ValidationFailed(
             "only a partner grant names a supplier", field="supplier_id"
         )
+    records = Transaction(connection)
+    if (
+        legal_entity_id != ALL_ENTITIES
+        and records.get(LegalEntity, legal_entity_id) is None
+    ):
+        raise ValidationFailed(
+            f"no legal entity {legal_entity_id}; give its id, or '*' for all",
+            field="legal_entity_id",
+        )
+    if supplier_id is not None and records.get(Supplier, supplier_id) is None:
+        raise ValidationFailed(f"no supplier {supplier_id}", field="supplier_id")
     connection.execute(
         insert(role_grants).values(
             identity_id=identity.id,
@@ -284,6 +310,19 @@ def grant_role(
         )
     )
     return Grant(role, legal_entity_id, supplier_id)
+
+
+def find_legal_entity(connection: Connection, value: str) -> LegalEntity | None:
+    """The legal entity whose id, or else whose code, is `value`; None if none.
+
+    A code two entities share names neither of them.
+    """
+    records = Transaction(connection)
+    entity = records.get(LegalEntity, value)
+    if entity is not None:
+        return entity
+    coded = [e for e in records.list(LegalEntity) if e.code == value]
+    return coded[0] if len(coded) == 1 else None
 
 
 def revoke_role(connection: Connection, identity: Identity, grant: Grant) -> bool:

@@ -1,7 +1,8 @@
 """Roles, what each may do to each kind of record, and the check itself.
 
 Least privilege by default: an identity with no grant can do nothing, and a
-grant gives only what its role lists, only in its legal entity. A partner's
+grant gives only what its role lists, only in its legal entity (records the
+group shares are read from any entity, written only with a grant on all). A partner's
 grant also names the supplier it acts for, and reaches only records of that
 supplier. Approving is an update that changes nothing but the status, and it
 is refused to whoever made the record's last change (maker-checker).
@@ -165,27 +166,40 @@ class RecordScope:
     `legal_entity_id` None: shared across the group (suppliers, crosswalks,
     group-wide cost codes). `supplier_id` None: no supplier owns it, so no
     partner reaches it. `resolved` False: a parent it names is missing, so
-    only grants on every legal entity reach it.
+    only grants on every legal entity reach it. `issued` False: a commitment
+    (or what hangs on one) not yet issued to its supplier, a draft the
+    partner does not see.
     """
 
     legal_entity_id: str | None
     supplier_id: str | None = None
     resolved: bool = True
+    issued: bool = True
 
 
-def grant_covers(grant: Grant, scope: RecordScope) -> bool:
-    """Whether `grant` reaches a record in `scope` (ignoring what it allows)."""
+def grant_covers(
+    grant: Grant, scope: RecordScope, action: Action = Action.READ
+) -> bool:
+    """Whether `grant` reaches a record in `scope` for `action`.
+
+    What the grant's role allows is not looked at here. A record the group
+    shares (no legal entity: suppliers, crosswalks, group cost codes) is read
+    with a grant in any entity, but written only with a grant on every one:
+    a buyer of one company must not change a supplier all companies pay.
+    """
     if grant.role is Role.PARTNER and (
-        scope.supplier_id is None or scope.supplier_id != grant.supplier_id
+        scope.supplier_id is None
+        or scope.supplier_id != grant.supplier_id
+        or not scope.issued
     ):
         return False
     if grant.legal_entity_id == ALL_ENTITIES:
         return True
     if not scope.resolved:
         return False
-    return scope.legal_entity_id is None or scope.legal_entity_id == (
-        grant.legal_entity_id
-    )
+    if scope.legal_entity_id is None:
+        return action is Action.READ
+    return scope.legal_entity_id == grant.legal_entity_id
 
 
 def allowed(
@@ -200,7 +214,7 @@ def allowed(
         return False
     return any(
         action in PERMISSIONS[grant.role].get(kind, frozenset())
-        and grant_covers(grant, scope)
+        and grant_covers(grant, scope, action)
         for grant in grants
     )
 

@@ -6,7 +6,9 @@ parent that is missing leaves the scope unresolved, which only grants on
 every legal entity reach. The records a partner may see are those whose
 supplier is the partner's: commitments and payments name it, change orders,
 receipts and claims inherit it from their commitment, an invoice names it
-and, when it also names a commitment, must agree with it.
+and, when it also names a commitment, must agree with it. Of commitments,
+a partner sees only those issued to it (approved or closed), and nothing
+hanging on one that is not: a draft order is the group's business.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from tieline.model import (
 from tieline.store import Transaction
 
 UNRESOLVED = RecordScope(None, resolved=False)
+# Commitment statuses that mean the supplier has the contract.
+ISSUED = frozenset({"approved", "closed"})
 
 
 class ScopeResolver:
@@ -51,7 +55,11 @@ class ScopeResolver:
         kind = record.kind
         if kind == "legal_entity":
             return RecordScope(record.id)
-        if kind in ("project", "commitment", "payment"):
+        if kind == "commitment":
+            return RecordScope(
+                data.legal_entity_id, data.supplier_id, issued=_issued(data)
+            )
+        if kind in ("project", "payment"):
             return RecordScope(data.legal_entity_id, getattr(data, "supplier_id", None))
         if kind == "supplier":
             return RecordScope(None, supplier_id=record.id)
@@ -75,22 +83,37 @@ class ScopeResolver:
         commitment = self.commitment(commitment_id)
         if commitment is None:
             return UNRESOLVED
-        return RecordScope(commitment.legal_entity_id, commitment.supplier_id)
+        return RecordScope(
+            commitment.legal_entity_id,
+            commitment.supplier_id,
+            issued=_issued(commitment),
+        )
 
     def _invoice(self, invoice: Any) -> RecordScope:
         entity: str | None = invoice.legal_entity_id
         supplier: str | None = invoice.supplier_id
+        issued = True
         if invoice.commitment_id is not None:
             commitment = self.commitment(invoice.commitment_id)
             if commitment is None:
                 return RecordScope(entity, None, resolved=entity is not None)
             entity = entity or commitment.legal_entity_id
+            issued = _issued(commitment)
             if supplier != commitment.supplier_id:
                 supplier = None  # A mismatch reaches no partner at all.
         if entity is None and invoice.project_id is not None:
             project = self.project(invoice.project_id)
             entity = project.legal_entity_id if project is not None else None
-        return RecordScope(entity, supplier, resolved=entity is not None)
+        return RecordScope(entity, supplier, resolved=entity is not None, issued=issued)
+
+
+def _issued(commitment: Any) -> bool:
+    """Whether the commitment went to its supplier: approved, or since closed.
+
+    A draft is the group's own, and a cancelled one cannot be told apart
+    from a draft that was withdrawn, so neither is shown to the partner.
+    """
+    return bool(commitment.status.value in ISSUED)
 
 
 def partner_origin(identity_name: str) -> str:
