@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from tieline.errors import TielineError
 from tieline.logging import configure_logging
-from tieline.settings import Settings
+from tieline.settings import Settings, env_name
 
 app = typer.Typer(
     name="tieline",
@@ -49,9 +50,25 @@ class CommandError(TielineError):
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        raise CommandError(_settings_error(err)) from None
     configure_logging(settings)
     return settings
+
+
+def _settings_error(err: ValidationError) -> str:
+    """Each wrong setting on one line, named by its environment variable."""
+    problems = []
+    for error in err.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = env_name(field) if field in Settings.model_fields else field
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        # A database URL may carry a password: never echo it.
+        shown = "" if field == "database_url" else f" (got {error.get('input')!r})"
+        problems.append(f"{name}: {reason}{shown}")
+    return "bad setting " + "; ".join(problems)
 
 
 @odoo_app.command("check")

@@ -5,6 +5,9 @@ version (GET `/json/version`, else `common.version` over `/jsonrpc`), then
 picks the protocol: JSON-2 with the secret as API key from Odoo 19 on,
 JSON-RPC before (the secret is a password or an API key; both work there).
 `call(model, method, ids=None, **kwargs)` is the same on every protocol.
+`OdooClient.deferred(...)` does the same on its first call instead, and
+again on the next call after a failed attempt: a hub started while its Odoo
+is down connects once Odoo answers.
 
 Limits per Odoo instance (URL and database), shared by every client of it:
 at most `max_in_flight` calls at once and `calls_per_second` started per
@@ -135,40 +138,53 @@ def _throttle_for(url: str, database: str, limits: Limits) -> _Throttle:
         return _THROTTLES[key]
 
 
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """What a login established: the version, the protocol and the user."""
+
+    version: OdooVersion
+    protocol: str
+    uid: int
+
+
 class OdooClient:
-    """Calls one Odoo database as one user, over the protocol its version wants."""
+    """Calls one Odoo database as one user, over the protocol its version wants.
+
+    `connect` logs in at once; `deferred` logs in on the first call (and
+    again on the next call after a failed attempt), so a hub can start while
+    its Odoo is down and catch up once it answers.
+    """
 
     def __init__(
         self,
         *,
         url: str,
         database: str,
-        version: OdooVersion,
-        uid: int,
+        login: str,
         secret: str,
-        protocol: str,
         http: httpx.Client,
         limits: Limits,
         retry: RetryPolicy,
         owns_http: bool,
+        protocol: str = "auto",
+        session: _Session | None = None,
     ) -> None:
         self.url = url
         self.database = database
-        self.version = version
-        self.uid = uid
-        self.protocol = protocol
+        self.login = login
         self._secret = secret
+        self._wanted_protocol = protocol
         self._http = http
         self._owns_http = owns_http
         self._retry = retry
         self._throttle = _throttle_for(url, database, limits)
         self._jsonrpc = JsonRpcWire(http, url)
         self._xmlrpc = XmlRpcWire(http, url)
-        self._json2 = (
-            Json2Wire(http, url, api_key=secret, database=database)
-            if protocol == "json2"
-            else None
-        )
+        self._json2: Json2Wire | None = None
+        self._session: _Session | None = None
+        self._session_lock = threading.Lock()
+        if session is not None:
+            self._open(session)
 
     @classmethod
     def connect(
@@ -183,36 +199,115 @@ class OdooClient:
         retry: RetryPolicy | None = None,
         http: httpx.Client | None = None,
     ) -> OdooClient:
-        """Detect the version, choose the protocol and log in."""
+        """Detect the version, choose the protocol and log in, now."""
+        client = cls.deferred(
+            url,
+            database,
+            login,
+            secret,
+            protocol=protocol,
+            limits=limits,
+            retry=retry,
+            http=http,
+        )
+        try:
+            client.ensure_session()
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    @classmethod
+    def deferred(
+        cls,
+        url: str,
+        database: str,
+        login: str,
+        secret: str,
+        *,
+        protocol: str = "auto",
+        limits: Limits | None = None,
+        retry: RetryPolicy | None = None,
+        http: httpx.Client | None = None,
+    ) -> OdooClient:
+        """A client that detects the version and logs in on its first call."""
         limits = limits or Limits()
         client = http or httpx.Client(
             timeout=httpx.Timeout(limits.timeout, connect=10.0)
         )
-        version = detect_version(client, url)
-        chosen = protocol
-        if chosen == "auto":
-            chosen = "json2" if version.has_json2 else "jsonrpc"
-        uid = _login(client, url, database, login, secret, chosen)
-        log.info(
-            "odoo.connected",
-            url=url,
-            database=database,
-            major=version.major,
-            protocol=chosen,
-            uid=uid,
-        )
         return cls(
             url=url,
             database=database,
-            version=version,
-            uid=uid,
+            login=login,
             secret=secret,
-            protocol=chosen,
+            protocol=protocol,
             http=client,
             limits=limits,
             retry=retry or RetryPolicy(),
             owns_http=http is None,
         )
+
+    def ensure_session(self) -> None:
+        """Log in unless logged in already.
+
+        Raises `OdooUnavailable` while Odoo cannot be reached (the next call
+        tries again) and `OdooAuthFailed` when Odoo refuses the login.
+        """
+        if self._session is not None:
+            return
+        with self._session_lock:
+            if self._session is None:
+                self._open(self._log_in())
+
+    @property
+    def connected(self) -> bool:
+        """Whether a login has succeeded."""
+        return self._session is not None
+
+    @property
+    def version(self) -> OdooVersion:
+        """The server's version (logging in first if need be)."""
+        return self._current().version
+
+    @property
+    def protocol(self) -> str:
+        """`json2`, `jsonrpc` or `xmlrpc`: the protocol in use."""
+        return self._current().protocol
+
+    @property
+    def uid(self) -> int:
+        """The id of the user the client acts as."""
+        return self._current().uid
+
+    def _current(self) -> _Session:
+        self.ensure_session()
+        assert self._session is not None
+        return self._session
+
+    def _log_in(self) -> _Session:
+        version = detect_version(self._http, self.url)
+        chosen = self._wanted_protocol
+        if chosen == "auto":
+            chosen = "json2" if version.has_json2 else "jsonrpc"
+        uid = _login(
+            self._http, self.url, self.database, self.login, self._secret, chosen
+        )
+        log.info(
+            "odoo.connected",
+            url=self.url,
+            database=self.database,
+            major=version.major,
+            protocol=chosen,
+            uid=uid,
+        )
+        return _Session(version, chosen, uid)
+
+    def _open(self, session: _Session) -> None:
+        if session.protocol == "json2":
+            self._json2 = Json2Wire(
+                self._http, self.url, api_key=self._secret, database=self.database
+            )
+        self._session = session
 
     def close(self) -> None:
         """Close the HTTP connections, if this client opened them."""
@@ -255,6 +350,7 @@ class OdooClient:
     def _call_once(
         self, model: str, method: str, ids: list[int] | None, kwargs: dict[str, Any]
     ) -> Any:
+        session = self._current()
         self._throttle.wait_turn()
         with self._throttle.slots:
             if self._json2 is not None:
@@ -264,14 +360,14 @@ class OdooClient:
                 return self._json2.call(model, method, body)
             args: list[Any] = [
                 self.database,
-                self.uid,
+                session.uid,
                 self._secret,
                 model,
                 method,
                 [ids] if ids is not None else [],
                 kwargs,
             ]
-            if self.protocol == "xmlrpc":
+            if session.protocol == "xmlrpc":
                 try:
                     return self._xmlrpc.rpc("object", "execute_kw", args)
                 except Exception as err:
