@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -183,6 +184,10 @@ class OdooClient:
         self._json2: Json2Wire | None = None
         self._session: _Session | None = None
         self._session_lock = threading.Lock()
+        # Since when Odoo has not answered, and why (None while it answers):
+        # what a health check reports without calling Odoo itself.
+        self.unreachable_since: datetime | None = None
+        self.last_error: str | None = None
         if session is not None:
             self._open(session)
 
@@ -257,7 +262,12 @@ class OdooClient:
             return
         with self._session_lock:
             if self._session is None:
-                self._open(self._log_in())
+                try:
+                    session = self._log_in()
+                except OdooUnavailable as err:
+                    self._note_failure(err)
+                    raise
+                self._open(session)
 
     @property
     def connected(self) -> bool:
@@ -328,13 +338,14 @@ class OdooClient:
         attempt = 0
         while True:
             try:
-                return self._call_once(model, method, ids, kwargs)
+                result = self._call_once(model, method, ids, kwargs)
             except (OdooUnavailable, OdooConcurrency, OdooResponseLost) as err:
                 lost_write = (
                     isinstance(err, OdooResponseLost) and method not in READ_METHODS
                 )
                 attempt += 1
                 if lost_write or attempt >= self._retry.max_attempts:
+                    self._note_failure(err)
                     raise
                 delay = self._retry.delay(attempt)
                 log.info(
@@ -346,6 +357,14 @@ class OdooClient:
                     error=type(err).__name__,
                 )
                 time.sleep(delay)
+            else:
+                self.unreachable_since = self.last_error = None
+                return result
+
+    def _note_failure(self, err: Exception) -> None:
+        if isinstance(err, OdooUnavailable) and self.unreachable_since is None:
+            self.unreachable_since = datetime.now(UTC)
+        self.last_error = f"{type(err).__name__}: {err}"
 
     def _call_once(
         self, model: str, method: str, ids: list[int] | None, kwargs: dict[str, Any]

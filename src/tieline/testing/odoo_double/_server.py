@@ -174,17 +174,17 @@ class OdooHandler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, dispatcher: Dispatcher, faults: FaultPlan) -> None:
-        super().__init__(("127.0.0.1", 0), OdooHandler)
+    def __init__(self, dispatcher: Dispatcher, faults: FaultPlan, port: int) -> None:
+        super().__init__(("127.0.0.1", port), OdooHandler)
         self.dispatcher = dispatcher
         self.faults = faults
 
 
 def start_server(
-    dispatcher: Dispatcher, faults: FaultPlan
+    dispatcher: Dispatcher, faults: FaultPlan, port: int = 0
 ) -> tuple[_Server, threading.Thread]:
-    """Listen on 127.0.0.1 on a free port and serve in a daemon thread."""
-    server = _Server(dispatcher, faults)
+    """Listen on 127.0.0.1 (on a free port unless given) in a daemon thread."""
+    server = _Server(dispatcher, faults, port)
     thread = threading.Thread(
         target=server.serve_forever, name="odoo-double", daemon=True
     )
