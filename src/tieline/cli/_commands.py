@@ -440,11 +440,10 @@ def check_odoo(settings: Settings, *, console: Console) -> int:
             check_companies(client, config.companies, report)
     except (OdooRejected, OdooUnavailable) as err:
         raise CommandError(f"cannot connect to Odoo at {config.url}: {err}") from err
-    console.print(f"reachable: {config.url}, database {config.database}")
-    for fact in report.facts:
-        console.print(fact, markup=False)
-    for problem in report.problems:
-        console.print(f"missing: {problem}", markup=False)
+    lines = [f"reachable: {config.url}, database {config.database}", *report.facts]
+    lines += [f"missing: {problem}" for problem in report.problems]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     return 1 if report.problems else 0
 
 
