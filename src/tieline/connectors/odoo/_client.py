@@ -21,7 +21,9 @@ Retries: a call that cannot have run (connection refused, 502/503/504, a
 concurrency failure Odoo rolled back) is retried with backoff and jitter; a
 read is also retried when its answer was lost. A write whose answer was lost
 raises `OdooResponseLost`: the caller's idempotent lookup (binding, external
-id, natural key) decides what the first attempt did.
+id, natural key) decides what the first attempt did. Once Odoo has stayed
+unreachable through a call's retries, later calls try once until one gets
+through (`unreachable_since`, `last_error`), leaving the waiting to callers.
 
 Log lines: `odoo.call.retry` (info) per scheduled retry, `odoo.connected`
 (info) once per connection with the version and protocol. Secrets are never
@@ -336,6 +338,10 @@ class OdooClient:
     ) -> Any:
         """`model.method(ids, **kwargs)` with limits and retries; Odoo's result."""
         attempt = 0
+        # Known to be down: one try, no backoff here. The caller (a consumer,
+        # a job) retries later, outside its store transaction, instead of
+        # holding the transaction through a backoff that cannot help.
+        attempts = 1 if self.unreachable_since is not None else self._retry.max_attempts
         while True:
             try:
                 result = self._call_once(model, method, ids, kwargs)
@@ -344,7 +350,7 @@ class OdooClient:
                     isinstance(err, OdooResponseLost) and method not in READ_METHODS
                 )
                 attempt += 1
-                if lost_write or attempt >= self._retry.max_attempts:
+                if lost_write or attempt >= attempts:
                     self._note_failure(err)
                     raise
                 delay = self._retry.delay(attempt)
