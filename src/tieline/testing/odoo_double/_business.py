@@ -106,11 +106,10 @@ def _order_line_defaults(env: Env, row: Raw) -> None:
     row.setdefault("date_planned", order.get("date_planned"))
     row.setdefault("sequence", 10)
     row.setdefault("display_type", None)
-    if row.get("display_type"):
-        # A note or section line has no quantity column value: the NOT NULL
-        # constraint on product_qty fails, as recorded.
-        row.pop("product_qty", None)
-    else:
+    # A note or section line gets no default quantity: without one given, the
+    # NOT NULL constraint on product_qty fails, and with 0 it is accepted, as
+    # recorded.
+    if not row.get("display_type"):
         row.setdefault("product_qty", 1.0)
 
 

@@ -512,7 +512,9 @@ class Env:
         spec = self.db.models[model]
         row = self.db.tables[model][rec_id]
         for name in REQUIRED.get(model, ()):
-            if name in spec.fields and row.get(name) in (None, False, ""):
+            value = row.get(name)
+            # 0 is a value (a note line's quantity); only "not set" fails.
+            if name in spec.fields and (value is None or value is False or value == ""):
                 described = spec.fields[name]
                 raise required_missing(
                     self.db.version, spec.label, model, described.string, name
