@@ -149,7 +149,9 @@ class Replay:
             "copy",
             "action_create_invoice",
         ):
-            self._pair(_ids(recorded), _ids(got))
+            # A record the recording made is what its id means from now on,
+            # even if an earlier file used the same number for another model.
+            self._pair(_ids(recorded), _ids(got), replace=True)
         if isinstance(recorded, list) and isinstance(got, list):
             for old_row, new_row in zip(recorded, got, strict=False):
                 if isinstance(old_row, dict) and isinstance(new_row, dict):
@@ -165,9 +167,11 @@ class Replay:
             elif isinstance(old, int) and isinstance(new, int) and key.endswith("_id"):
                 self._pair([old], [new])
 
-    def _pair(self, old_ids: list[int], new_ids: list[int]) -> None:
+    def _pair(
+        self, old_ids: list[int], new_ids: list[int], *, replace: bool = False
+    ) -> None:
         for old, new in zip(old_ids, new_ids, strict=False):
-            if old > 5 and old not in self.ids:
+            if old > 5 and (replace or old not in self.ids):
                 self.ids[old] = new
 
 

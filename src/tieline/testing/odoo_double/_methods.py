@@ -311,8 +311,14 @@ def _default_get_19(env: Env, model: str, a: dict[str, Any]) -> Any:
     return default_values(env, model, a["fields"])
 
 
+# Fields the double fills when a record is created but Odoo computes from
+# other fields rather than defaulting, so `default_get` does not name them.
+_COMPUTED_NOT_DEFAULTED = frozenset({("purchase.order", "date_planned")})
+
+
 def default_values(env: Env, model: str, names: list[str]) -> dict[str, Any]:
     """What `default_get` answers: the defaults a new record would get."""
+    names = [n for n in names if (model, n) not in _COMPUTED_NOT_DEFAULTED]
     row: dict[str, Any] = {}
     hook = env.db.defaults.get(model)
     if hook is not None:

@@ -244,9 +244,22 @@ class Env:
             "a batch of freshly baked cookies.",
         )
 
+    def in_group(self, module: str, name: str) -> bool:
+        """Whether the user's groups (as its record holds them) include the
+        group of external id `module.name`."""
+        field_name = "group_ids" if self.db.version >= 19 else "groups_id"
+        row = self.db.tables["res.users"].get(self.uid, {})
+        held = set(row.get(field_name) or [])
+        return any(
+            r.get("module") == module and r.get("name") == name and r["res_id"] in held
+            for r in self.db.tables["ir.model.data"].values()
+        )
+
     def check_model_access(self, model: str) -> None:
         """Analytic plans need the Analytic Accounting group, even for admin."""
-        if model == "account.analytic.plan" and "analytic" not in self.user.groups:
+        if model == "account.analytic.plan" and not self.in_group(
+            "analytic", "group_analytic_accounting"
+        ):
             groups = (
                 "\t- Analytic Accounting\n\t- Show Full Accounting Features"
                 if self.db.version >= 19
@@ -303,6 +316,7 @@ class Env:
         spec = self.spec(model)
         self.check_model_access(model)
         names = list(fields) if fields else [f for f in spec.fields if f != "id"]
+        self._check_field_groups(model, names)
         for name in names:
             if name not in spec.fields:
                 raise python_error(
@@ -311,6 +325,26 @@ class Env:
         found = [i for i in ids if i in self.db.tables[model]]
         self.check_visible(model, found, "read")
         return [self._shape(model, i, names, load) for i in found]
+
+    def _check_field_groups(self, model: str, names: list[str]) -> None:
+        """AccessError naming the fields that only a group may read (the whole
+        read fails, even for admin, as recorded on 17)."""
+        restricted = sorted(
+            n for n in names if (model, n) in GROUP_FIELDS and self.db.version < 19
+        )
+        if not restricted:
+            return
+        label = self.db.models[model].label
+        listed = "\n".join(
+            f"- {n} (allowed for groups '{GROUP_FIELDS[(model, n)]}')"
+            for n in restricted
+        )
+        raise odoo_error(
+            "AccessError",
+            "The requested operation can not be completed due to security "
+            f"restrictions.\n\nDocument type: {label} ({model})\nOperation: read\n"
+            f"User: {self.uid}\nFields:\n{listed}",
+        )
 
     def _shape(self, model: str, rec_id: int, names: list[str], load: Any) -> Raw:
         out: Raw = {"id": rec_id}
@@ -520,6 +554,16 @@ class Env:
                     self.db.version, spec.label, model, described.string, name
                 )
 
+
+# Fields Odoo 17 lets only a group read (`groups=` on the field), even admin.
+GROUP_FIELDS: dict[tuple[str, str], str] = {
+    ("account.analytic.account", "debit"): (
+        "Technical / Show Accounting Features - Readonly"
+    ),
+    ("account.analytic.account", "credit"): (
+        "Technical / Show Accounting Features - Readonly"
+    ),
+}
 
 # Required fields the double enforces (the others get defaults, as in Odoo).
 REQUIRED: dict[str, tuple[str, ...]] = {
