@@ -110,7 +110,10 @@ class Replay:
             text = self._remap_text(body or "")
             return {"Content-Type": "text/xml"}, text.encode()
         if raw is not None or isinstance(body, str):
-            headers.setdefault("Content-Type", "application/json")
+            # A raw body goes as recorded: without a Content-Type when the
+            # recording sent none (JSON-2 answers that with a 415).
+            if protocol != "json2":
+                headers.setdefault("Content-Type", "application/json")
             return headers, str(raw if raw is not None else body).encode()
         if body is None:
             return headers, b""

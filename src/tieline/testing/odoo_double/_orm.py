@@ -602,6 +602,10 @@ def require_ids(value: Any) -> list[int]:
         return [value]
     if isinstance(value, list | tuple):
         return [int(v) for v in value]
+    if isinstance(value, str):
+        # Odoo 19 browses a string as one id that matches no record: a read
+        # with `"ids": "1"` answers [], as recorded.
+        return []
     raise python_error("ValueError", f"invalid ids {value!r}")
 
 
