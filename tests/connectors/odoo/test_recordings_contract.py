@@ -121,6 +121,8 @@ class Replay:
         return headers, json.dumps(self._remap(body)).encode()
 
     def _remap(self, value: Any) -> Any:
+        if value == "<api-key>":
+            return self.key  # the recording's key, as a password in the body
         if isinstance(value, bool):
             return value
         if isinstance(value, int):
@@ -137,6 +139,7 @@ class Replay:
         return value
 
     def _remap_text(self, text: str) -> str:
+        text = text.replace("&lt;api-key&gt;", self.key).replace("<api-key>", self.key)
         return re.sub(
             r"<int>(\d+)</int>",
             lambda m: f"<int>{self.ids.get(int(m.group(1)), int(m.group(1)))}</int>",

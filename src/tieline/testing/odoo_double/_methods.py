@@ -128,27 +128,24 @@ def bind_json2(
     entry: Method, model: str, name: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Bind JSON-2's keyword body (`ids` names the records)."""
+    if "ids" in body and not entry.on_records:
+        raise http_error("UnprocessableEntity", f"cannot call {model}.{name} with ids")
+    # As Python's signature binding does: a missing argument is reported
+    # before an unexpected one (`create` with `vals` misses `vals_list`).
+    for key in entry.required:
+        if key not in body:
+            raise http_error(
+                "UnprocessableEntity", f"missing a required argument: '{key}'"
+            )
     bound: dict[str, Any] = {}
     for key, value in body.items():
         if key == "context":
             continue
-        if key == "ids":
-            if not entry.on_records:
-                raise http_error(
-                    "UnprocessableEntity", f"cannot call {model}.{name} with ids"
-                )
-            bound["ids"] = value
-        elif key not in entry.params:
+        if key != "ids" and key not in entry.params:
             raise http_error(
                 "UnprocessableEntity", f"got an unexpected keyword argument '{key}'"
             )
-        else:
-            bound[key] = value
-    for key in entry.required:
-        if key not in bound:
-            raise http_error(
-                "UnprocessableEntity", f"missing a required argument: '{key}'"
-            )
+        bound[key] = value
     if entry.on_records:
         bound.setdefault("ids", [])
     return {**dict(entry.defaults), **bound}
@@ -320,6 +317,8 @@ def default_values(env: Env, model: str, names: list[str]) -> dict[str, Any]:
     """What `default_get` answers: the defaults a new record would get."""
     names = [n for n in names if (model, n) not in _COMPUTED_NOT_DEFAULTED]
     row: dict[str, Any] = {}
+    if "active" in env.spec(model).fields:
+        row["active"] = True  # every new record starts active
     hook = env.db.defaults.get(model)
     if hook is not None:
         hook(env, row)
