@@ -602,10 +602,16 @@ def require_ids(value: Any) -> list[int]:
         return [value]
     if isinstance(value, list | tuple):
         return [int(v) for v in value]
-    if isinstance(value, str):
+    if isinstance(value, str) and value.isdigit():
         # Odoo 19 browses a string as one id that matches no record: a read
         # with `"ids": "1"` answers [], as recorded.
         return []
+    if isinstance(value, str):
+        # Any other string reaches PostgreSQL one character per id.
+        raise OdooError(
+            "psycopg2.errors.InvalidTextRepresentation",
+            f'invalid input syntax for type integer: "{value[:1]}"',
+        )
     raise python_error("ValueError", f"invalid ids {value!r}")
 
 
