@@ -49,16 +49,55 @@ Governance and the API:
   HTTPS with this certificate and key (the key may be in the certificate's
   file); each must be a readable file, checked at start-up.
 
+Odoo (unset by default: then nothing is sent to or read from an ERP, and
+`tieline serve` says so at start):
+
+- `TIELINE_ODOO_URL`, `TIELINE_ODOO_DB`, `TIELINE_ODOO_LOGIN` (or
+  `TIELINE_ODOO_USER`): the Odoo database tieline works with and the
+  integration user it logs in as. Set all three or none.
+- The user's secret is a secret (see above), never a setting:
+  `odoo_api_key` (`TIELINE_ODOO_API_KEY`, `TIELINE_ODOO_API_KEY_FILE` or a
+  file `odoo_api_key` in the secrets folder; needed from Odoo 19), else
+  `odoo_password` (the same three ways; up to Odoo 18).
+- `TIELINE_ODOO_INSTANCE` (default `main`): the name tieline files this
+  Odoo's bindings under. Changing it makes tieline treat the database as a
+  new one (it finds its records again by their external ids).
+- `TIELINE_ODOO_COMPANIES` (default unset): which Odoo company each legal
+  entity books in, as `CODE=company` pairs separated by commas, the company
+  given by its id or its exact name (`ACME-US=1,ACME-UK=Acme Build UK Ltd`).
+  A legal entity not listed books in the Odoo company of exactly its name,
+  when there is one.
+- `TIELINE_ODOO_PULL_INTERVAL` (default `300`): seconds between pulls of
+  the records changed in Odoo.
+- `TIELINE_ODOO_PAYMENT_INTERVAL` (default `900`): seconds between reads of
+  the payment state of the bills tieline posted.
+- `TIELINE_ODOO_WEBHOOK_DELAY` (default `2`): seconds to wait after one of
+  Odoo's webhook notifications before reading the record (Odoo sends it
+  before it commits).
+- `TIELINE_ODOO_CALLS_PER_SECOND` (default `20`), `TIELINE_ODOO_MAX_IN_FLIGHT`
+  (default `4`), `TIELINE_ODOO_TIMEOUT` (default `60`): how hard tieline may
+  press the customer's Odoo, and how long one call may take.
+- The secret `odoo_webhook_token` (`TIELINE_ODOO_WEBHOOK_TOKEN`, ...; made
+  at random in the secrets folder when not given): the token in the URL
+  Odoo's "Send Webhook Notification" posts to (`tieline odoo webhook-url`).
+
+Workflows:
+
+- `TIELINE_SLA_SWEEP_INTERVAL` (default `60`): seconds between sweeps of
+  the SLA timers, when a workflow policy (`<data dir>/workflows.toml`) is in
+  place.
+
 A `postgres://` or `postgresql://` URL is taken to mean psycopg 3.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -89,11 +128,53 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    odoo_url: str | None = None
+    odoo_db: str | None = None
+    odoo_login: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "odoo_login", "TIELINE_ODOO_LOGIN", "TIELINE_ODOO_USER"
+        ),
+    )
+    odoo_instance: str = Field(default="main", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    odoo_companies: str | None = None
+    odoo_pull_interval: float = Field(default=300.0, gt=0)
+    odoo_payment_interval: float = Field(default=900.0, gt=0)
+    odoo_webhook_delay: float = Field(default=2.0, ge=0)
+    odoo_calls_per_second: float = Field(default=20.0, gt=0)
+    odoo_max_in_flight: int = Field(default=4, ge=1, le=64)
+    odoo_timeout: float = Field(default=60.0, gt=0)
+    sla_sweep_interval: float = Field(default=60.0, gt=0)
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("odoo_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            msg = "must be Odoo's web address, http://host or https://host"
+            raise ValueError(msg)
+        return value.rstrip("/") if value else value
+
+    @field_validator("odoo_companies")
+    @classmethod
+    def _company_pairs(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_company_map(value)
+        return value
+
+    @property
+    def odoo_configured(self) -> bool:
+        """Whether any Odoo connection setting is given."""
+        return any((self.odoo_url, self.odoo_db, self.odoo_login))
+
+    @property
+    def odoo_company_map(self) -> dict[str, int | str]:
+        """Legal entity code -> Odoo company id or name, from the settings."""
+        return parse_company_map(self.odoo_companies or "")
 
     @property
     def resolved_database_url(self) -> str:
@@ -133,6 +214,32 @@ def tls_problem(settings: Settings) -> str | None:
         if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
             return f"setting {name}: {path} does not exist or is not a readable file"
     return None
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field of `Settings`."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[1])
+    return f"TIELINE_{field.upper()}"
+
+
+def parse_company_map(text: str) -> dict[str, int | str]:
+    """`CODE=company,...` as a dict; a company of digits is an id.
+
+    Raises ValueError naming the pair at fault.
+    """
+    found: dict[str, int | str] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        code, sep, company = (item.strip() for item in pair.partition("="))
+        if not sep or not code or not company:
+            msg = f"{pair!r} is not CODE=company (an Odoo company id or name)"
+            raise ValueError(msg)
+        if code in found:
+            msg = f"legal entity {code} is given twice"
+            raise ValueError(msg)
+        found[code] = int(company) if company.isdigit() else company
+    return found
 
 
 def normalise_database_url(url: str) -> str:

@@ -11,6 +11,7 @@ edge (`tieline.api._hooks`) does its duties in one layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -42,8 +43,13 @@ def create_app(
     *,
     settings: Settings | None = None,
     governance: Governance | None = None,
+    health: Callable[[], dict[str, dict[str, Any]]] | None = None,
 ) -> TielineApp:
-    """The API over `store`; OpenAPI is published at `/openapi.json`."""
+    """The API over `store`; OpenAPI is published at `/openapi.json`.
+
+    `health` reports the systems the hub depends on (Odoo), by name, each
+    with a `status`; one that is not `ok` makes `/health` say `degraded`.
+    """
     settings = settings or Settings()
     governance = governance or build_governance(settings)
     app = TielineApp(
@@ -73,11 +79,24 @@ def create_app(
     )
 
     @app.get("/health", tags=["operations"])
-    def health() -> dict[str, Any]:
-        """Whether the hub is up and its database answers."""
+    def health_check() -> dict[str, Any]:
+        """Whether the hub is up, its database answers, and its ERP with it.
+
+        Answered 200 while the hub runs, `degraded` when a system it depends
+        on does not answer (its work waits; nothing is lost), so that a
+        liveness probe does not restart a hub because Odoo is down.
+        """
         with store.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
+        components = health() if health is not None else {}
+        healthy = all(part.get("status") == "ok" for part in components.values())
+        answer: dict[str, Any] = {
+            "status": "ok" if healthy else "degraded",
+            "version": __version__,
+        }
+        if components:
+            answer["components"] = components
+        return answer
 
     app.include_router(records_router())
     app.include_router(governance_router)

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from tieline.cli._console import console, err_console
 from tieline.errors import TielineError
 from tieline.logging import configure_logging
-from tieline.settings import Settings, tls_problem
+from tieline.settings import Settings, env_name, tls_problem
 
 app = typer.Typer(
     name="tieline",
@@ -46,7 +47,10 @@ class CommandError(TielineError):
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        raise CommandError(_settings_error(err)) from None
     problem = tls_problem(settings)
     if problem is not None:
         raise CommandError(problem)
@@ -54,26 +58,57 @@ def _settings() -> Settings:
     return settings
 
 
+def _settings_error(err: ValidationError) -> str:
+    """Each wrong setting on one line, named by its environment variable."""
+    problems = []
+    for error in err.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = env_name(field) if field in Settings.model_fields else field
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        # A database URL may carry a password: never echo it.
+        shown = "" if field == "database_url" else f" (got {error.get('input')!r})"
+        problems.append(f"{name}: {reason}{shown}")
+    return "bad setting " + "; ".join(problems)
+
+
 @odoo_app.command("check")
 def odoo_check(
-    url: Annotated[str, typer.Option(envvar="TIELINE_ODOO_URL", help="Odoo's URL.")],
-    database: Annotated[str, typer.Option(envvar="TIELINE_ODOO_DB", help="Database.")],
-    login: Annotated[str, typer.Option(envvar="TIELINE_ODOO_USER", help="Login.")],
-    secret: Annotated[
-        str,
-        typer.Option(
-            envvar="TIELINE_ODOO_PASSWORD",
-            prompt=True,
-            hide_input=True,
-            help="Password or API key (an API key is needed from Odoo 19).",
-        ),
-    ],
+    url: Annotated[
+        str | None, typer.Option(help="Odoo's URL [default: TIELINE_ODOO_URL].")
+    ] = None,
+    database: Annotated[
+        str | None, typer.Option(help="Database [default: TIELINE_ODOO_DB].")
+    ] = None,
+    login: Annotated[
+        str | None, typer.Option(help="Login [default: TIELINE_ODOO_LOGIN].")
+    ] = None,
 ) -> None:
-    """Say what tieline can and cannot do on an Odoo database (exit 1 if short)."""
+    """Say what tieline can and cannot do on an Odoo database (exit 1 if short).
+
+    The secret is the one `tieline serve` uses (TIELINE_ODOO_API_KEY or
+    TIELINE_ODOO_PASSWORD, their _FILE forms, or the secrets folder); at a
+    terminal, it is asked for when none is set.
+    """
     from tieline.cli._commands import check_odoo
 
-    _settings()
-    raise typer.Exit(check_odoo(url, database, login, secret, console=console))
+    settings = _settings()
+    overrides = {"odoo_url": url, "odoo_db": database, "odoo_login": login}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        settings = settings.model_copy(update=given)
+    raise typer.Exit(check_odoo(settings, console=console))
+
+
+@odoo_app.command("webhook-url")
+def odoo_webhook_url(
+    base: Annotated[
+        str, typer.Option(help="The hub's address as Odoo reaches it.")
+    ] = "http://127.0.0.1:8080",
+) -> None:
+    """Print the URL to give Odoo's "Send Webhook Notification" action."""
+    from tieline.cli._commands import print_odoo_webhook_url
+
+    print_odoo_webhook_url(_settings(), base, console=console)
 
 
 @app.command()

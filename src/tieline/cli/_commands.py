@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from rich.console import Console
@@ -22,6 +23,7 @@ from rich.text import Text
 from tieline import demo, intake
 from tieline.api import create_app
 from tieline.cli._app import CommandError
+from tieline.governance.secrets import EnvSecrets, SecretResolver, default_resolver
 from tieline.intake import ExitCode, RunReport
 from tieline.intake.matching import invoices_with_variances, unmatched_invoices
 from tieline.logging import get_logger
@@ -262,27 +264,32 @@ def _print_invoices(
 
 
 def serve_hub(
-    settings: Settings, *, host: str, port: int, roles: frozenset[str] = ROLES
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    roles: frozenset[str] = ROLES,
 ) -> None:
-    """Serve the API and/or run the relay and workers until interrupted."""
-    from tieline.delivery import start_delivery
-    from tieline.events._roles import start_backbone
+    """Serve the API and/or run the relay, workers and jobs until interrupted.
 
-    store = open_store(settings)
-    stop = threading.Event()
-    shut_down = start_backbone(store, settings, roles, stop)
-    stop_delivery = start_delivery(store, roles, stop)
-    log.info("serve.started", host=host, port=port, roles=sorted(roles))
-    try:
-        if "api" in roles:
-            _run_api(store, settings, host, port)
-        else:
-            _wait_for_interrupt(stop)
-    finally:
-        shut_down()
-        stop_delivery()
-        store.close()
-        log.info("serve.stopped")
+    What runs besides them (Odoo, workflows, periodic jobs) follows from the
+    settings: see `tieline.cli._hub`.
+    """
+    from tieline.cli._hub import running_hub
+
+    with running_hub(settings, roles) as hub:
+        for _event, notice in hub.assembly.notices:
+            Console(stderr=True).print(
+                f"warning: {notice}", markup=False, highlight=False, soft_wrap=True
+            )
+        log.info("serve.started", host=host, port=port, roles=sorted(roles))
+        try:
+            if "api" in roles:
+                _run_api(hub.store, settings, host, port, hub.assembly.health)
+            else:
+                _wait_for_interrupt(hub.stop)
+        finally:
+            log.info("serve.stopped")
 
 
 # Supplier identity: list, review, decide.
@@ -374,10 +381,16 @@ def _evidence_line(label: str, side: dict[str, object]) -> Text:
     )
 
 
-def _run_api(store: Store, settings: Settings, host: str, port: int) -> None:
+def _run_api(
+    store: Store,
+    settings: Settings,
+    host: str,
+    port: int,
+    health: Callable[[], dict[str, dict[str, Any]]] | None = None,
+) -> None:
     try:
         uvicorn.run(
-            create_app(store, settings=settings),
+            create_app(store, settings=settings, health=health),
             host=host,
             port=port,
             log_config=None,
@@ -403,22 +416,73 @@ def _wait_for_interrupt(stop: threading.Event) -> None:
         stop.set()
 
 
-def check_odoo(
-    url: str, database: str, login: str, secret: str, *, console: Console
-) -> int:
-    """Print what tieline can do on an Odoo database; 1 when something is missing."""
+def check_odoo(settings: Settings, *, console: Console) -> int:
+    """Print what tieline can do on the settings' Odoo; 1 when something is missing."""
+    from tieline.cli._hub import odoo_config
     from tieline.connectors.odoo import OdooClient, OdooRejected, OdooUnavailable
-    from tieline.connectors.odoo._check import check
+    from tieline.connectors.odoo._check import check, check_companies
 
+    config = odoo_config(settings, _secrets(settings))
+    if config is None:
+        raise CommandError(
+            "no Odoo is configured: set TIELINE_ODOO_URL, TIELINE_ODOO_DB and "
+            "TIELINE_ODOO_LOGIN (or give --url, --database, --login)"
+        )
     try:
-        with OdooClient.connect(url, database, login, secret) as client:
+        with OdooClient.connect(
+            config.url,
+            config.database,
+            config.login,
+            config.secret.get_secret_value(),
+            limits=config.limits,
+        ) as client:
             report = check(client)
+            check_companies(client, config.companies, report)
     except (OdooRejected, OdooUnavailable) as err:
-        from tieline.cli._app import CommandError
-
-        raise CommandError(f"cannot connect to Odoo: {err}") from err
-    for fact in report.facts:
-        console.print(fact)
-    for problem in report.problems:
-        console.print(f"missing: {problem}")
+        raise CommandError(f"cannot connect to Odoo at {config.url}: {err}") from err
+    lines = [f"reachable: {config.url}, database {config.database}", *report.facts]
+    lines += [f"missing: {problem}" for problem in report.problems]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     return 1 if report.problems else 0
+
+
+def _secrets(settings: Settings) -> SecretResolver:
+    """The secrets; at a terminal, the Odoo secret is asked for if none is set."""
+    import sys
+
+    import typer
+
+    resolver = default_resolver(settings.resolved_secrets_dir)
+    if not settings.odoo_configured or not sys.stdin.isatty():
+        return resolver
+    if resolver.get("odoo_api_key") or resolver.get("odoo_password"):
+        return resolver
+    entered = typer.prompt("Odoo password or API key", hide_input=True)
+    return SecretResolver([EnvSecrets({"TIELINE_ODOO_API_KEY": entered})])
+
+
+def print_odoo_webhook_url(settings: Settings, base: str, *, console: Console) -> None:
+    """Print where Odoo's notifications go, making the source if need be."""
+    from tieline.cli._hub import odoo_config, webhook_token
+    from tieline.delivery.inbound import Scheme, ensure_source
+
+    config = odoo_config(settings)
+    if config is None:
+        raise CommandError("no Odoo is configured: set TIELINE_ODOO_URL first")
+    token = webhook_token(settings)
+    store = open_store(settings)
+    try:
+        ensure_source(store, config.source, Scheme.TOKEN, token)
+    finally:
+        store.close()
+    console.print(
+        f"{base.rstrip('/')}/hooks/{config.source}/{token}",
+        markup=False,
+        soft_wrap=True,
+    )
+    console.print(
+        'In Odoo: an automation rule on Contacts, action "Send Webhook '
+        'Notification" to this URL, with write_date among the fields sent.',
+        markup=False,
+    )

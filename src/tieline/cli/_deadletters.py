@@ -125,8 +125,13 @@ def replay(
 ) -> None:
     """Replay dead letters through their consumer's inbox (never twice)."""
     from tieline.cli._commands import open_store
+    from tieline.cli._hub import assemble_hub
 
-    store = open_store(_settings())
+    settings = _settings()
+    store = open_store(settings)
+    # The consumers a worker of this hub runs (Odoo's and the workflows'
+    # included), so that their letters can be replayed here.
+    assembly = assemble_hub(settings, store, {"worker"})
     ids = letter_ids or [
         letter.id
         for letter in dl.list_dead_letters(
@@ -138,6 +143,7 @@ def replay(
     for letter_id in ids:
         outcome = dl.replay(store, handlers, letter_id, actor=getpass.getuser())
         console.print(f"{letter_id}: {outcome}", markup=False)
+    assembly.close()
     store.close()
 
 

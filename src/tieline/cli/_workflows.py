@@ -7,13 +7,9 @@ Each command is a thin shell over `tieline.workflows.people` (the functions an
 API route or a console page calls too). The policy file is
 `<data dir>/workflows.toml` unless `--policies` names another.
 
-Importing this module registers the workflow consumers when the default
-policy file exists, so `tieline serve --role worker` runs them; without a
-policy file, a hub that does not use workflows gets no consumer that would
-dead-letter every document for want of one.
-TODO: no `ErpGateway` is configured for a running hub yet (the Odoo connector
-is to provide one), so `workflow-erp` is not registered and orders and bills
-are not sent to Odoo from `serve`.
+The workflow consumers of a running hub (with Odoo as their ERP when it is
+configured) are registered by `tieline.cli._hub.assemble_hub`, which
+`tieline serve` and `tieline deadletters replay` call.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from rich.table import Table
 
 from tieline.cli._console import console
 from tieline.settings import Settings
-from tieline.workflows import Hub, load_policies, register_workflow_consumers, sweep
+from tieline.workflows import Hub, load_policies, sweep
 from tieline.workflows.people import approve, history, reject, tasks_for
 
 As = Annotated[str, typer.Option("--as", help="Who acts: system:login, or an id.")]
@@ -55,12 +51,10 @@ def _hub(path: Path) -> Hub:
     return Hub(load_policies(path))
 
 
-def _served_hub() -> Hub:
-    return _hub(policy_path(Settings(), None))
-
-
-if policy_path(Settings(), None).is_file():
-    register_workflow_consumers(_served_hub)
+def served_hub(settings: Settings) -> Hub | None:
+    """The hub of the default policy file, or None when there is none."""
+    path = policy_path(settings, None)
+    return _hub(path) if path.is_file() else None
 
 
 def tasks(who: As, policies: Policies = None) -> None:
@@ -139,7 +133,7 @@ def history_(document: Document) -> None:
 
 
 def sla_sweep(policies: Policies = None) -> None:
-    """Fire every SLA timer that is due (run it from cron until serve does)."""
+    """Fire every SLA timer that is due (`tieline serve` runs this on a schedule)."""
     from tieline.cli._commands import open_store
 
     settings = _settings()

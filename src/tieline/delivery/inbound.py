@@ -63,6 +63,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from starlette.types import Receive, Scope, Send
 
 from tieline._context import current_correlation_id, new_id
@@ -184,6 +185,31 @@ def add_source(
         )
     log.info("inbound.source_added", source=name, scheme=scheme.value)
     return source
+
+
+def ensure_source(store: Store, name: str, scheme: Scheme, secret: str) -> Source:
+    """Make `name` a source of `scheme` with `secret`, whatever it was before.
+
+    For sources whose secret comes from the settings (Odoo's webhook token):
+    run at every start, it adds the source once and follows a changed secret
+    (the old one stops working at once).
+    """
+    existing = load_sources(store).get(name)
+    if existing is None:
+        try:
+            return add_source(store, name, scheme, secret=secret)
+        except IntegrityError:
+            existing = load_sources(store)[name]  # another process added it
+    if existing.scheme is scheme and existing.secret == secret:
+        return existing
+    with store.transaction() as tx:
+        tx.connection.execute(
+            update(inbound_sources)
+            .where(inbound_sources.c.name == name)
+            .values(scheme=scheme.value, secret=secret, previous_secret=None)
+        )
+    log.info("inbound.source_updated", source=name, scheme=scheme.value)
+    return load_sources(store)[name]
 
 
 def load_sources(store: Store) -> dict[str, Source]:
@@ -556,6 +582,11 @@ _processors: dict[str, Processor] = {}
 def register_processor(source: str, processor: Processor) -> None:
     """Run `processor(tx, message)` for every accepted message of `source`."""
     _processors[source] = processor
+
+
+def unregister_processor(source: str) -> None:
+    """Forget the processor of `source`, if any."""
+    _processors.pop(source, None)
 
 
 def reset_processors() -> None:

@@ -22,6 +22,11 @@ def register(consumer: Consumer) -> Consumer:
     return consumer
 
 
+def unregister(name: str) -> None:
+    """Forget the consumer of that name, if any (a hub shutting down)."""
+    _consumers.pop(name, None)
+
+
 def registered() -> dict[str, Consumer]:
     """Every registered consumer, by name."""
     return dict(_consumers)

@@ -164,3 +164,21 @@ dead_letters = Table(
     UniqueConstraint("consumer", "event_id", name="uq_dead_letters_event"),
     Index("ix_dead_letters_status", "status", "consumer"),
 )
+
+# Periodic jobs (migration 0007): when each last ran and with what outcome,
+# and which worker holds it now, so a restart neither repeats nor forgets one.
+scheduled_jobs = Table(
+    "scheduled_jobs",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_started_at", DateTime(timezone=True)),
+    Column("last_finished_at", DateTime(timezone=True)),
+    Column("next_due_at", DateTime(timezone=True)),
+    Column("last_outcome", String(20)),
+    Column("last_summary", Text),
+    Column("last_correlation_id", String(36)),
+    Column("runs", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+)

@@ -18,9 +18,9 @@ TODO: the issue's "receipt to accrual" step has no timer: accruals are
 figures tieline computes at once (`tieline.reports.accruals`), not postings
 sent to the ERP, so there is nothing yet that could be late.
 
-TODO: `tieline serve` does not run the sweep on a schedule yet (the serve
-command belongs to the CLI's core); until it does, run `tieline sla-sweep`
-from cron every few minutes, or breaches are only noticed when it runs.
+`tieline serve` runs the sweep as the periodic job `sla-sweep` every
+`TIELINE_SLA_SWEEP_INTERVAL` seconds (default 60) when a policy is in place;
+`tieline sla-sweep` runs it once by hand.
 """
 
 from __future__ import annotations

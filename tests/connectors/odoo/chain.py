@@ -97,12 +97,25 @@ class Chain:
         )
 
 
-def build_chain(store: Store, client: OdooClient, sync: OdooSync, tag: str) -> Chain:
-    """Save the chain's records and bind its legal entity to the user's company."""
+def user_company(client: OdooClient) -> tuple[int, str]:
+    """The test user's company and its currency code."""
     (user,) = client.read("res.users", [client.uid], ["company_id"])
     company = user["company_id"][0]
     (row,) = client.read("res.company", [company], ["currency_id"])
-    currency = row["currency_id"][1]
+    return company, row["currency_id"][1]
+
+
+def build_chain(
+    store: Store,
+    client: OdooClient,
+    sync: OdooSync | None,
+    tag: str,
+    *,
+    status: CommitmentStatus = CommitmentStatus.APPROVED,
+) -> Chain:
+    """Save the chain's records; with `sync`, bind the legal entity to the
+    user's company on its instance (without, the hub's company map does)."""
+    company, currency = user_company(client)
     entity = LegalEntity(
         origin=Origin(system="test", key=f"E-{tag}"),
         code=f"E{tag}",
@@ -141,7 +154,7 @@ def build_chain(store: Store, client: OdooClient, sync: OdooSync, tag: str) -> C
         project_id=project.id,
         supplier_id=supplier.id,
         currency=currency,
-        status=CommitmentStatus.APPROVED,
+        status=status,
         lines=[
             CommitmentLine(
                 line_key="1",
@@ -168,5 +181,6 @@ def build_chain(store: Store, client: OdooClient, sync: OdooSync, tag: str) -> C
     with store.transaction() as tx:
         for record in (entity, supplier, project, *codes, commitment):
             tx.save(record, actor="test")
-        sync.bind_legal_entity(tx, entity, company)
+        if sync is not None:
+            sync.bind_legal_entity(tx, entity, company)
     return Chain(entity, supplier, project, codes, commitment)

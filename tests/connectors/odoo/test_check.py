@@ -7,12 +7,13 @@ from typer.testing import CliRunner
 
 from tieline.cli import app
 
+from .chain import user_company
 from .conftest import OdooTarget
 
 pytestmark = pytest.mark.odoo
 
 
-def _run(odoo: OdooTarget, secret: str) -> tuple[int, str]:
+def _run(odoo: OdooTarget, secret: str, **env: str) -> tuple[int, str]:
     result = CliRunner().invoke(
         app,
         [
@@ -25,7 +26,7 @@ def _run(odoo: OdooTarget, secret: str) -> tuple[int, str]:
             "--login",
             odoo.login,
         ],
-        env={"TIELINE_ODOO_PASSWORD": secret},
+        env={"TIELINE_ODOO_PASSWORD": secret, **env},
     )
     return result.exit_code, result.output + str(result.exception or "")
 
@@ -59,3 +60,23 @@ def test_check_refuses_a_wrong_secret_in_one_line(odoo: OdooTarget) -> None:
 
     assert code == 1
     assert "cannot connect to Odoo" in output
+
+
+def test_check_says_which_company_each_legal_entity_books_in(odoo: OdooTarget) -> None:
+    with odoo.client() as client:
+        company, _ = user_company(client)
+        (row,) = client.read("res.company", [company], ["name"])
+    missing = f"No Such Builder {odoo.tag}"
+
+    code, output = _run(
+        odoo,
+        odoo.secret,
+        TIELINE_ODOO_COMPANIES=f"ACME-US={company},ACME-UK={missing}",
+    )
+
+    assert code == 1
+    assert f"legal entity ACME-US books in {row['name']}" in output
+    assert (
+        f"missing: TIELINE_ODOO_COMPANIES names company {missing!r} for ACME-UK; "
+        "the user sees 0 of that id or name"
+    ) in output

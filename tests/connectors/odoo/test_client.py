@@ -122,6 +122,29 @@ def test_a_503_that_persists_is_unavailable(
         client.call("res.partner", "search_count", domain=[])
 
 
+def test_once_odoo_is_known_down_a_call_tries_once_until_one_gets_through(
+    double: OdooDouble, odoo: OdooTarget
+) -> None:
+    fault = Fault("fail", model="res.partner", method="search_count", times=10)
+    double.inject(fault)
+    with odoo.client() as client:
+        # Given a call that used up its four attempts on a 503
+        with pytest.raises(OdooUnavailable):
+            client.call("res.partner", "search_count", domain=[])
+        assert (fault.times, client.unreachable_since is not None) == (6, True)
+
+        # When the next call comes, it tries once
+        with pytest.raises(OdooUnavailable):
+            client.call("res.partner", "search_count", domain=[])
+        assert fault.times == 5
+        assert str(client.last_error).startswith("OdooUnavailable: ")
+
+        # And once Odoo answers again, the client is back to normal
+        double.faults.clear()
+        assert client.call("res.partner", "search_count", domain=[]) >= 1
+        assert (client.unreachable_since, client.last_error) == (None, None)
+
+
 def test_a_lost_answer_to_a_write_is_not_retried_blindly(
     double: OdooDouble, odoo: OdooTarget
 ) -> None:

@@ -110,7 +110,10 @@ class Replay:
             text = self._remap_text(body or "")
             return {"Content-Type": "text/xml"}, text.encode()
         if raw is not None or isinstance(body, str):
-            headers.setdefault("Content-Type", "application/json")
+            # A raw body goes as recorded: without a Content-Type when the
+            # recording sent none (JSON-2 answers that with a 415).
+            if protocol != "json2":
+                headers.setdefault("Content-Type", "application/json")
             return headers, str(raw if raw is not None else body).encode()
         if body is None:
             return headers, b""
@@ -118,6 +121,8 @@ class Replay:
         return headers, json.dumps(self._remap(body)).encode()
 
     def _remap(self, value: Any) -> Any:
+        if value == "<api-key>":
+            return self.key  # the recording's key, as a password in the body
         if isinstance(value, bool):
             return value
         if isinstance(value, int):
@@ -134,6 +139,7 @@ class Replay:
         return value
 
     def _remap_text(self, text: str) -> str:
+        text = text.replace("&lt;api-key&gt;", self.key).replace("<api-key>", self.key)
         return re.sub(
             r"<int>(\d+)</int>",
             lambda m: f"<int>{self.ids.get(int(m.group(1)), int(m.group(1)))}</int>",
@@ -149,7 +155,9 @@ class Replay:
             "copy",
             "action_create_invoice",
         ):
-            self._pair(_ids(recorded), _ids(got))
+            # A record the recording made is what its id means from now on,
+            # even if an earlier file used the same number for another model.
+            self._pair(_ids(recorded), _ids(got), replace=True)
         if isinstance(recorded, list) and isinstance(got, list):
             for old_row, new_row in zip(recorded, got, strict=False):
                 if isinstance(old_row, dict) and isinstance(new_row, dict):
@@ -165,9 +173,11 @@ class Replay:
             elif isinstance(old, int) and isinstance(new, int) and key.endswith("_id"):
                 self._pair([old], [new])
 
-    def _pair(self, old_ids: list[int], new_ids: list[int]) -> None:
+    def _pair(
+        self, old_ids: list[int], new_ids: list[int], *, replace: bool = False
+    ) -> None:
         for old, new in zip(old_ids, new_ids, strict=False):
-            if old > 5 and old not in self.ids:
+            if old > 5 and (replace or old not in self.ids):
                 self.ids[old] = new
 
 

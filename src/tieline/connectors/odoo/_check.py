@@ -6,6 +6,7 @@ the rights of the connecting user on each model the connector writes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tieline.connectors.odoo._client import OdooClient
@@ -78,3 +79,30 @@ def _allowed(client: OdooClient, model: str, operation: str) -> bool:
     except OdooRejected:
         return False
     return bool(answer)
+
+
+def check_companies(
+    client: OdooClient, companies: Mapping[str, int | str], report: CheckReport
+) -> None:
+    """Say which Odoo company each legal entity of the company map books in."""
+    rows = client.search_read("res.company", [], ["name"])
+    by_id = {row["id"]: row["name"] for row in rows}
+    by_name: dict[str, list[int]] = {}
+    for row in rows:
+        by_name.setdefault(row["name"].strip().casefold(), []).append(row["id"])
+    report.facts.append(
+        "companies: " + ", ".join(f"{i} {n}" for i, n in sorted(by_id.items()))
+    )
+    for code, wanted in companies.items():
+        found = (
+            [wanted]
+            if isinstance(wanted, int) and wanted in by_id
+            else by_name.get(str(wanted).casefold(), [])
+        )
+        if len(found) == 1:
+            report.facts.append(f"legal entity {code} books in {by_id[found[0]]}")
+        else:
+            report.problems.append(
+                f"TIELINE_ODOO_COMPANIES names company {wanted!r} for {code}; "
+                f"the user sees {len(found)} of that id or name"
+            )

@@ -5,6 +5,9 @@ version (GET `/json/version`, else `common.version` over `/jsonrpc`), then
 picks the protocol: JSON-2 with the secret as API key from Odoo 19 on,
 JSON-RPC before (the secret is a password or an API key; both work there).
 `call(model, method, ids=None, **kwargs)` is the same on every protocol.
+`OdooClient.deferred(...)` does the same on its first call instead, and
+again on the next call after a failed attempt: a hub started while its Odoo
+is down connects once Odoo answers.
 
 Limits per Odoo instance (URL and database), shared by every client of it:
 at most `max_in_flight` calls at once and `calls_per_second` started per
@@ -18,7 +21,9 @@ Retries: a call that cannot have run (connection refused, 502/503/504, a
 concurrency failure Odoo rolled back) is retried with backoff and jitter; a
 read is also retried when its answer was lost. A write whose answer was lost
 raises `OdooResponseLost`: the caller's idempotent lookup (binding, external
-id, natural key) decides what the first attempt did.
+id, natural key) decides what the first attempt did. Once Odoo has stayed
+unreachable through a call's retries, later calls try once until one gets
+through (`unreachable_since`, `last_error`), leaving the waiting to callers.
 
 Log lines: `odoo.call.retry` (info) per scheduled retry, `odoo.connected`
 (info) once per connection with the version and protocol. Secrets are never
@@ -32,6 +37,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -135,40 +141,57 @@ def _throttle_for(url: str, database: str, limits: Limits) -> _Throttle:
         return _THROTTLES[key]
 
 
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """What a login established: the version, the protocol and the user."""
+
+    version: OdooVersion
+    protocol: str
+    uid: int
+
+
 class OdooClient:
-    """Calls one Odoo database as one user, over the protocol its version wants."""
+    """Calls one Odoo database as one user, over the protocol its version wants.
+
+    `connect` logs in at once; `deferred` logs in on the first call (and
+    again on the next call after a failed attempt), so a hub can start while
+    its Odoo is down and catch up once it answers.
+    """
 
     def __init__(
         self,
         *,
         url: str,
         database: str,
-        version: OdooVersion,
-        uid: int,
+        login: str,
         secret: str,
-        protocol: str,
         http: httpx.Client,
         limits: Limits,
         retry: RetryPolicy,
         owns_http: bool,
+        protocol: str = "auto",
+        session: _Session | None = None,
     ) -> None:
         self.url = url
         self.database = database
-        self.version = version
-        self.uid = uid
-        self.protocol = protocol
+        self.login = login
         self._secret = secret
+        self._wanted_protocol = protocol
         self._http = http
         self._owns_http = owns_http
         self._retry = retry
         self._throttle = _throttle_for(url, database, limits)
         self._jsonrpc = JsonRpcWire(http, url)
         self._xmlrpc = XmlRpcWire(http, url)
-        self._json2 = (
-            Json2Wire(http, url, api_key=secret, database=database)
-            if protocol == "json2"
-            else None
-        )
+        self._json2: Json2Wire | None = None
+        self._session: _Session | None = None
+        self._session_lock = threading.Lock()
+        # Since when Odoo has not answered, and why (None while it answers):
+        # what a health check reports without calling Odoo itself.
+        self.unreachable_since: datetime | None = None
+        self.last_error: str | None = None
+        if session is not None:
+            self._open(session)
 
     @classmethod
     def connect(
@@ -183,36 +206,120 @@ class OdooClient:
         retry: RetryPolicy | None = None,
         http: httpx.Client | None = None,
     ) -> OdooClient:
-        """Detect the version, choose the protocol and log in."""
+        """Detect the version, choose the protocol and log in, now."""
+        client = cls.deferred(
+            url,
+            database,
+            login,
+            secret,
+            protocol=protocol,
+            limits=limits,
+            retry=retry,
+            http=http,
+        )
+        try:
+            client.ensure_session()
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    @classmethod
+    def deferred(
+        cls,
+        url: str,
+        database: str,
+        login: str,
+        secret: str,
+        *,
+        protocol: str = "auto",
+        limits: Limits | None = None,
+        retry: RetryPolicy | None = None,
+        http: httpx.Client | None = None,
+    ) -> OdooClient:
+        """A client that detects the version and logs in on its first call."""
         limits = limits or Limits()
         client = http or httpx.Client(
             timeout=httpx.Timeout(limits.timeout, connect=10.0)
         )
-        version = detect_version(client, url)
-        chosen = protocol
-        if chosen == "auto":
-            chosen = "json2" if version.has_json2 else "jsonrpc"
-        uid = _login(client, url, database, login, secret, chosen)
-        log.info(
-            "odoo.connected",
-            url=url,
-            database=database,
-            major=version.major,
-            protocol=chosen,
-            uid=uid,
-        )
         return cls(
             url=url,
             database=database,
-            version=version,
-            uid=uid,
+            login=login,
             secret=secret,
-            protocol=chosen,
+            protocol=protocol,
             http=client,
             limits=limits,
             retry=retry or RetryPolicy(),
             owns_http=http is None,
         )
+
+    def ensure_session(self) -> None:
+        """Log in unless logged in already.
+
+        Raises `OdooUnavailable` while Odoo cannot be reached (the next call
+        tries again) and `OdooAuthFailed` when Odoo refuses the login.
+        """
+        if self._session is not None:
+            return
+        with self._session_lock:
+            if self._session is None:
+                try:
+                    session = self._log_in()
+                except OdooUnavailable as err:
+                    self._note_failure(err)
+                    raise
+                self._open(session)
+
+    @property
+    def connected(self) -> bool:
+        """Whether a login has succeeded."""
+        return self._session is not None
+
+    @property
+    def version(self) -> OdooVersion:
+        """The server's version (logging in first if need be)."""
+        return self._current().version
+
+    @property
+    def protocol(self) -> str:
+        """`json2`, `jsonrpc` or `xmlrpc`: the protocol in use."""
+        return self._current().protocol
+
+    @property
+    def uid(self) -> int:
+        """The id of the user the client acts as."""
+        return self._current().uid
+
+    def _current(self) -> _Session:
+        self.ensure_session()
+        assert self._session is not None
+        return self._session
+
+    def _log_in(self) -> _Session:
+        version = detect_version(self._http, self.url)
+        chosen = self._wanted_protocol
+        if chosen == "auto":
+            chosen = "json2" if version.has_json2 else "jsonrpc"
+        uid = _login(
+            self._http, self.url, self.database, self.login, self._secret, chosen
+        )
+        log.info(
+            "odoo.connected",
+            url=self.url,
+            database=self.database,
+            major=version.major,
+            protocol=chosen,
+            uid=uid,
+        )
+        return _Session(version, chosen, uid)
+
+    def _open(self, session: _Session) -> None:
+        if session.protocol == "json2":
+            self._json2 = Json2Wire(
+                self._http, self.url, api_key=self._secret, database=self.database
+            )
+        self._session = session
 
     def close(self) -> None:
         """Close the HTTP connections, if this client opened them."""
@@ -231,15 +338,20 @@ class OdooClient:
     ) -> Any:
         """`model.method(ids, **kwargs)` with limits and retries; Odoo's result."""
         attempt = 0
+        # Known to be down: one try, no backoff here. The caller (a consumer,
+        # a job) retries later, outside its store transaction, instead of
+        # holding the transaction through a backoff that cannot help.
+        attempts = 1 if self.unreachable_since is not None else self._retry.max_attempts
         while True:
             try:
-                return self._call_once(model, method, ids, kwargs)
+                result = self._call_once(model, method, ids, kwargs)
             except (OdooUnavailable, OdooConcurrency, OdooResponseLost) as err:
                 lost_write = (
                     isinstance(err, OdooResponseLost) and method not in READ_METHODS
                 )
                 attempt += 1
-                if lost_write or attempt >= self._retry.max_attempts:
+                if lost_write or attempt >= attempts:
+                    self._note_failure(err)
                     raise
                 delay = self._retry.delay(attempt)
                 log.info(
@@ -251,10 +363,19 @@ class OdooClient:
                     error=type(err).__name__,
                 )
                 time.sleep(delay)
+            else:
+                self.unreachable_since = self.last_error = None
+                return result
+
+    def _note_failure(self, err: Exception) -> None:
+        if isinstance(err, OdooUnavailable) and self.unreachable_since is None:
+            self.unreachable_since = datetime.now(UTC)
+        self.last_error = f"{type(err).__name__}: {err}"
 
     def _call_once(
         self, model: str, method: str, ids: list[int] | None, kwargs: dict[str, Any]
     ) -> Any:
+        session = self._current()
         self._throttle.wait_turn()
         with self._throttle.slots:
             if self._json2 is not None:
@@ -264,14 +385,14 @@ class OdooClient:
                 return self._json2.call(model, method, body)
             args: list[Any] = [
                 self.database,
-                self.uid,
+                session.uid,
                 self._secret,
                 model,
                 method,
                 [ids] if ids is not None else [],
                 kwargs,
             ]
-            if self.protocol == "xmlrpc":
+            if session.protocol == "xmlrpc":
                 try:
                     return self._xmlrpc.rpc("object", "execute_kw", args)
                 except Exception as err:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -83,10 +84,19 @@ class PullResult:
 class OdooSync:
     """Pushes to and pulls from one Odoo instance through one client."""
 
-    def __init__(self, client: OdooClient, *, instance: str) -> None:
+    def __init__(
+        self,
+        client: OdooClient,
+        *,
+        instance: str,
+        companies: Mapping[str, int | str] | None = None,
+    ) -> None:
         self.client = client
         self.instance = instance
         self.actor = f"odoo:{instance}"
+        # Legal entity code -> Odoo company id or name, for entities not
+        # bound yet (the settings' TIELINE_ODOO_COMPANIES).
+        self.companies = dict(companies or {})
         # Held by whoever pushes through this synchronizer (the push consumer,
         # the workflows' gateway): an order, its receipt and its bill share a
         # partner, products and analytic accounts, and two pushes creating
@@ -108,16 +118,53 @@ class OdooSync:
         )
 
     def company_id(self, tx: Transaction, legal_entity_id: str) -> int:
-        """The Odoo company of a legal entity, or a clear error."""
+        """The Odoo company of a legal entity, or a clear error.
+
+        A legal entity not bound yet is bound here to the company the
+        configured map names for its code, else to the one company that has
+        exactly its name.
+        """
         binder, _ = self._tools(tx)
         company = binder.odoo_id("res.company", legal_entity_id)
-        if company is None:
+        if company is not None:
+            return company
+        entity = tx.get(LegalEntity, legal_entity_id)
+        found = self._configured_company(entity) if entity is not None else None
+        if entity is None or found is None:
+            code = entity.code if entity is not None else legal_entity_id
             raise ValidationFailed(
-                f"legal entity {legal_entity_id} has no Odoo company on "
-                f"{self.instance}; bind it first",
+                f"legal entity {code} has no Odoo company on {self.instance}: "
+                f"name one in TIELINE_ODOO_COMPANIES ({code}=<company id or name>)",
+                record=f"legal entity {code}",
                 field="legal_entity_id",
             )
-        return company
+        self.bind_legal_entity(tx, entity, found)
+        log.info("odoo.company.bound", legal_entity=entity.code, company=found)
+        return found
+
+    def _configured_company(self, entity: LegalEntity) -> int | None:
+        """The company the map names for the entity, else the one of its name."""
+        wanted = self.companies.get(entity.code)
+        if isinstance(wanted, int):
+            return wanted
+        rows = self.client.search_read(
+            "res.company", [("name", "=ilike", wanted or entity.name)], ["name"]
+        )
+        matching = [
+            r["id"]
+            for r in rows
+            if r["name"].strip().casefold() == (wanted or entity.name).casefold()
+        ]
+        if len(matching) != 1:
+            if wanted is not None:
+                raise ValidationFailed(
+                    f"TIELINE_ODOO_COMPANIES names company {wanted!r} for "
+                    f"{entity.code}, and Odoo has {len(matching)} of that name",
+                    record=f"legal entity {entity.code}",
+                    field="legal_entity_id",
+                )
+            return None
+        return int(matching[0])
 
     def currency_id(self, code: str) -> int:
         """Odoo's currency for an ISO code (inactive ones included)."""

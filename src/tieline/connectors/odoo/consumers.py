@@ -30,10 +30,10 @@ retried by the worker under `PUSH_RETRY`; Odoo's refusals (`OdooRejected`)
 and bad records (`ValidationFailed`) are `PermanentError`s and go to a dead
 letter whose reason carries Odoo's own message.
 
-TODO: nothing calls `register_push_consumer` (or `register_odoo_webhooks`) at
-startup yet: the settings have no Odoo connection, so `tieline serve` runs
-neither, and an integrator must wire them in code until the settings say
-which Odoo to push to.
+`tieline serve` registers it when the settings name an Odoo and no workflow
+policy is in place (with one, the workflows' `workflow-erp` consumer pushes
+the same documents once their workflow has approved them; see
+`tieline.cli._hub`).
 
 Log lines: `odoo.push.done` (info: consumer, event_type, subject, odoo_id).
 """

@@ -3,10 +3,11 @@
 Operator's notes
 ----------------
 In Odoo, add an automation rule on the model (Contacts for suppliers) whose
-action is "Send Webhook Notification" to
-`<tieline>/hooks/<source>/<token>`, with `write_date` among the fields sent
-(so that each change has its own body). Then, in tieline, register the
-processor: `register_odoo_webhooks(source, sync)`.
+action is "Send Webhook Notification" to the URL `tieline odoo webhook-url`
+prints (`<tieline>/hooks/odoo-<instance>/<token>`), with `write_date` among
+the fields sent (so that each change has its own body). `tieline serve`
+makes the source and registers this processor for it
+(`register_odoo_webhooks(source, sync)`) when the settings name an Odoo.
 
 Odoo sends the body (`_model`, `_id`, `_action` and the chosen fields) from
 inside its transaction, before it commits, once, with a one-second timeout,

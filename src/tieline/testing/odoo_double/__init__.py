@@ -64,17 +64,23 @@ class OdooDouble:
         self.faults = FaultPlan()
         self._dispatcher = Dispatcher(self.db, self.faults.hook)
         self._server: object | None = None
+        self._port = 0
         self.url = ""
 
     def start(self) -> OdooDouble:
-        """Start serving; `url` is then `http://127.0.0.1:<port>`."""
-        server, _thread = start_server(self._dispatcher, self.faults)
+        """Start serving; `url` is then `http://127.0.0.1:<port>`.
+
+        Started again after `stop()`, it serves the same data on the same
+        port, as an Odoo back from a restart would.
+        """
+        server, _thread = start_server(self._dispatcher, self.faults, self._port)
         self._server = server
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self._port = int(server.server_address[1])
+        self.url = f"http://127.0.0.1:{self._port}"
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving and close the socket (the data stays, for `start()`)."""
         server = self._server
         if server is not None:
             server.shutdown()  # type: ignore[attr-defined]

@@ -106,11 +106,10 @@ def _order_line_defaults(env: Env, row: Raw) -> None:
     row.setdefault("date_planned", order.get("date_planned"))
     row.setdefault("sequence", 10)
     row.setdefault("display_type", None)
-    if row.get("display_type"):
-        # A note or section line has no quantity column value: the NOT NULL
-        # constraint on product_qty fails, as recorded.
-        row.pop("product_qty", None)
-    else:
+    # A note or section line gets no default quantity: without one given, the
+    # NOT NULL constraint on product_qty fails, and with 0 it is accepted, as
+    # recorded.
+    if not row.get("display_type"):
         row.setdefault("product_qty", 1.0)
 
 
@@ -203,7 +202,15 @@ def _register_defaults(env: Env, row: Raw) -> None:
     row.setdefault("amount", round(residual, 2))
     row.setdefault("payment_date", _today(env))
     row.setdefault("line_ids", list(ids))
-    row.setdefault("payment_type", "outbound")
+    # A vendor bill is paid out to a supplier; a vendor credit note is money
+    # coming back from one (customer documents the other way round).
+    kind = moves[0].get("move_type", "in_invoice") if moves else "in_invoice"
+    outbound = kind in ("in_invoice", "out_refund")
+    row.setdefault("payment_type", "outbound" if outbound else "inbound")
+    row.setdefault("partner_type", "supplier" if kind.startswith("in_") else "customer")
+    row.setdefault("group_payment", True)
+    row.setdefault("can_edit_wizard", len(moves) <= 1)
+    row.setdefault("source_amount", round(residual, 2))
     row.setdefault("payment_difference_handling", "open")
     if moves:
         row.setdefault("partner_id", moves[0].get("partner_id"))
@@ -459,8 +466,29 @@ def _install_checks(db: Database) -> None:
             "account.move:unlink": _guard_move_unlink,
             "res.partner:unlink": _guard_partner_unlink,
             "res.partner.bank": _check_bank,
+            "stock.backorder.confirmation": _after_backorder_wizard,
         }
     )
+
+
+def _after_backorder_wizard(env: Env, rec_id: int) -> None:
+    """The wizard lists each transfer it covers on a line of its own, to back
+    order by default, as Odoo's `default_get` fills it."""
+    if "__create__" not in env.context.get("__names__", set()):
+        return
+    for picking in (
+        env.db.tables["stock.backorder.confirmation"][rec_id].get("pick_ids") or []
+    ):
+        env.create(
+            "stock.backorder.confirmation.line",
+            [
+                {
+                    "backorder_confirmation_id": rec_id,
+                    "picking_id": picking,
+                    "to_backorder": True,
+                }
+            ],
+        )
 
 
 def _check_partner(env: Env, rec_id: int) -> None:

@@ -55,12 +55,14 @@ class OdooError(Exception):
 
     def traceback_text(self) -> str:
         """A traceback-shaped text, which Odoo sends as `debug`."""
-        short = self.name.rsplit(".", 1)[-1]
+        # Python names a built-in exception alone, any other by its module
+        # (`xml.parsers.expat.ExpatError`, `psycopg2.OperationalError`).
+        builtin = self.name.startswith(("builtins.", "werkzeug."))
+        shown = self.name.rsplit(".", 1)[-1] if builtin else self.name
         return (
             "Traceback (most recent call last):\n"
             '  File "<odoo-root>/odoo/http.py", line 1, in dispatch\n'
-            f"{self.name if self.name.startswith('odoo') else short}: "
-            f"{self.message}\n"
+            f"{shown}: {self.message}\n"
         )
 
 

@@ -148,27 +148,24 @@ def bind_json2(
     entry: Method, model: str, name: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Bind JSON-2's keyword body (`ids` names the records)."""
+    if "ids" in body and not entry.on_records:
+        raise http_error("UnprocessableEntity", f"cannot call {model}.{name} with ids")
+    # As Python's signature binding does: a missing argument is reported
+    # before an unexpected one (`create` with `vals` misses `vals_list`).
+    for key in entry.required:
+        if key not in body:
+            raise http_error(
+                "UnprocessableEntity", f"missing a required argument: '{key}'"
+            )
     bound: dict[str, Any] = {}
     for key, value in body.items():
         if key == "context":
             continue
-        if key == "ids":
-            if not entry.on_records:
-                raise http_error(
-                    "UnprocessableEntity", f"cannot call {model}.{name} with ids"
-                )
-            bound["ids"] = value
-        elif key not in entry.params:
+        if key != "ids" and key not in entry.params:
             raise http_error(
                 "UnprocessableEntity", f"got an unexpected keyword argument '{key}'"
             )
-        else:
-            bound[key] = value
-    for key in entry.required:
-        if key not in bound:
-            raise http_error(
-                "UnprocessableEntity", f"missing a required argument: '{key}'"
-            )
+        bound[key] = value
     if entry.on_records:
         bound.setdefault("ids", [])
     return {**dict(entry.defaults), **bound}
@@ -331,9 +328,17 @@ def _default_get_19(env: Env, model: str, a: dict[str, Any]) -> Any:
     return default_values(env, model, a["fields"])
 
 
+# Fields the double fills when a record is created but Odoo computes from
+# other fields rather than defaulting, so `default_get` does not name them.
+_COMPUTED_NOT_DEFAULTED = frozenset({("purchase.order", "date_planned")})
+
+
 def default_values(env: Env, model: str, names: list[str]) -> dict[str, Any]:
     """What `default_get` answers: the defaults a new record would get."""
+    names = [n for n in names if (model, n) not in _COMPUTED_NOT_DEFAULTED]
     row: dict[str, Any] = {}
+    if "active" in env.spec(model).fields:
+        row["active"] = True  # every new record starts active
     hook = env.db.defaults.get(model)
     if hook is not None:
         hook(env, row)

@@ -90,6 +90,8 @@ class Dispatcher:
         if method in ("login", "authenticate"):
             self._check_db(args[0])
             return self.authenticate(str(args[1]), str(args[2])) or False
+        if method == "about":
+            return "See http://openerp.com"  # what 19 still answers, as recorded
         raise python_error("Exception", f"Method not found: {method}")
 
     def _db(self, method: Any) -> Any:
@@ -264,8 +266,13 @@ def xmlrpc_call(
     try:
         params, method = xmlrpc.client.loads(body.decode(), use_builtin_types=True)
     except Exception as err:
-        fault = python_error(type(err).__name__, str(err))
-        return _xml(_fault(fault, legacy=legacy))
+        kind = type(err)
+        name = (
+            f"builtins.{kind.__name__}"
+            if kind.__module__ == "builtins"
+            else f"{kind.__module__}.{kind.__qualname__}"
+        )
+        return _xml(_fault(OdooError(name, str(err)), legacy=legacy))
     try:
         result = dispatcher.rpc(service, method, list(params))
     except OdooError as err:

@@ -69,6 +69,10 @@ INVERSES: dict[tuple[str, str], str] = {
     ("account.analytic.plan", "children_ids"): "parent_id",
     ("res.company", "child_ids"): "parent_id",
     ("stock.picking", "backorder_ids"): "backorder_id",
+    (
+        "stock.backorder.confirmation",
+        "backorder_confirmation_line_ids",
+    ): "backorder_confirmation_id",
 }
 
 LABELS = {
@@ -214,6 +218,23 @@ _HAND: dict[str, tuple[str, dict[str, tuple[Any, ...]]]] = {
         {
             "pick_ids": (_M2M, "Pick", "stock.picking"),
             "show_transfers": ("boolean", "Show Transfers"),
+            "backorder_confirmation_line_ids": (
+                _O2M,
+                "Backorder Confirmation Lines",
+                "stock.backorder.confirmation.line",
+            ),
+        },
+    ),
+    "stock.backorder.confirmation.line": (
+        "Backorder Confirmation Line",
+        {
+            "backorder_confirmation_id": (
+                _M2O,
+                "Immediate Transfer",
+                "stock.backorder.confirmation",
+            ),
+            "picking_id": (_M2O, "Transfer", "stock.picking"),
+            "to_backorder": ("boolean", "To Backorder"),
         },
     ),
     "account.payment.register": (
@@ -226,6 +247,10 @@ _HAND: dict[str, tuple[str, dict[str, tuple[Any, ...]]]] = {
             "communication": ("char", "Memo"),
             "partner_id": (_M2O, "Customer/Vendor", "res.partner"),
             "payment_type": ("char", "Payment Type"),
+            "partner_type": ("char", "Partner Type"),
+            "group_payment": ("boolean", "Group Payments"),
+            "can_edit_wizard": ("boolean", "Can Edit Wizard"),
+            "source_amount": ("monetary", "Amount to Pay (company currency)"),
             "payment_difference": ("monetary", "Payment Difference"),
             "payment_difference_handling": ("char", "Payment Difference Handling"),
             "line_ids": (_M2M, "Journal items", "account.move"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -142,6 +143,15 @@ class OdooHandler(BaseHTTPRequestHandler):
             return _protocols.xmlrpc_call(dispatcher, parts[-1], body, legacy=legacy)
         if path.startswith("/json/2") and version >= 19:
             return _protocols.json2(dispatcher, method, path, headers, body)
+        if re.match(r"^/json/\d+/", path) and version >= 19:
+            # Another API version: Odoo asks for a key before it looks at
+            # the route, as recorded.
+            return _protocols.html(
+                401,
+                "Unauthorized",
+                "User not authenticated, use an API Key with a Bearer "
+                "Authorization header.",
+            )
         if (
             path in ("/json/version", "/web/version")
             and version >= 19
@@ -174,17 +184,17 @@ class OdooHandler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, dispatcher: Dispatcher, faults: FaultPlan) -> None:
-        super().__init__(("127.0.0.1", 0), OdooHandler)
+    def __init__(self, dispatcher: Dispatcher, faults: FaultPlan, port: int) -> None:
+        super().__init__(("127.0.0.1", port), OdooHandler)
         self.dispatcher = dispatcher
         self.faults = faults
 
 
 def start_server(
-    dispatcher: Dispatcher, faults: FaultPlan
+    dispatcher: Dispatcher, faults: FaultPlan, port: int = 0
 ) -> tuple[_Server, threading.Thread]:
-    """Listen on 127.0.0.1 on a free port and serve in a daemon thread."""
-    server = _Server(dispatcher, faults)
+    """Listen on 127.0.0.1 (on a free port unless given) in a daemon thread."""
+    server = _Server(dispatcher, faults, port)
     thread = threading.Thread(
         target=server.serve_forever, name="odoo-double", daemon=True
     )
