@@ -21,6 +21,7 @@ from tieline.governance import IdentityKind, Role, create_identity, grant_role
 from tieline.governance._schema import audit_log
 from tieline.governance.identities import issue_api_key
 from tieline.governance.roles import ALL_SCOPES
+from tieline.model import LegalEntity
 from tieline.settings import Settings
 from tieline.store import Store
 
@@ -240,7 +241,17 @@ def test_an_unknown_document_or_the_wrong_workflow_is_not_found(
 
 def test_a_document_of_another_legal_entity_is_not_found(people: People) -> None:
     # pm.pat is assigned by the policy, but holds their role in another entity
-    pat = people.person("pm.pat", Role.PROJECT_CONTROLLER, entity="other-entity")
+    other = LegalEntity.model_validate(
+        {
+            "origin": {"system": "t", "key": "OTHER"},
+            "code": "OTHER",
+            "name": "Other",
+            "base_currency": "USD",
+        }
+    )
+    with people.store.transaction() as tx:
+        entity = tx.save(other, actor="t").record.id
+    pat = people.person("pm.pat", Role.PROJECT_CONTROLLER, entity=entity)
     approve = people.client.post(APPROVE, headers=pat)
     history = people.client.get(HISTORY, headers=pat)
     assert (approve.status_code, history.status_code) == (404, 404)
