@@ -573,6 +573,7 @@ def _guard_posted_move(env: Env, rec_id: int) -> None:
     )
     if not legal:
         return
+    _guard_reconciled(env, rec_id)
     if env.db.version >= 19:
         raise odoo_error(
             "UserError",
@@ -585,7 +586,23 @@ def _guard_posted_move(env: Env, rec_id: int) -> None:
     )
 
 
+def _guard_reconciled(env: Env, rec_id: int) -> None:
+    """On 17, a bill that payments settled (in part) refuses changes and
+    deletion for that first; 19 answers its posted-move refusals first."""
+    row = env.db.tables["account.move"][rec_id]
+    if env.db.version >= 19:
+        return
+    if row.get("payment_state") in ("paid", "partial", "in_payment"):
+        raise odoo_error(
+            "UserError",
+            "You cannot do this modification on a reconciled journal entry. You "
+            "can just change some non legal fields or you must unreconcile first."
+            f"\nJournal Entry (id): {row.get('name')} ({rec_id})",
+        )
+
+
 def _guard_move_unlink(env: Env, rec_id: int) -> None:
+    _guard_reconciled(env, rec_id)
     if env.db.tables["account.move"][rec_id].get("state") == "posted":
         raise odoo_error(
             "UserError",

@@ -224,7 +224,10 @@ def button_validate(env: Env, model: str, a: Args) -> Any:
     for picking in a["ids"]:
         moves = env.db.raw(model, picking, "move_ids")
         rows = [env.db.tables["stock.move"][m] for m in moves]
-        if not any((r.get("quantity") or 0) > 0 for r in rows):
+        done = env.db.tables[model][picking].get("state") == "done"
+        # A transfer validated already has nothing left to reserve: Odoo says
+        # so in these words, not "already done", as recorded.
+        if done or not any((r.get("quantity") or 0) > 0 for r in rows):
             raise odoo_error(
                 "UserError",
                 "You cannot validate a transfer if no quantities are reserved. "
