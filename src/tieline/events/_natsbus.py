@@ -184,7 +184,6 @@ class NatsBus:
                     await self._js.publish_async(
                         self.subject(event["type"]),
                         json.dumps(event, separators=(",", ":")).encode(),
-                        wait_stall=self.timeout,
                         stream=self.stream(_kind(event["type"])),
                         headers={"Nats-Msg-Id": event["id"]},
                     )
@@ -192,7 +191,10 @@ class NatsBus:
             await asyncio.wait_for(asyncio.gather(*acks), self.timeout)
         finally:
             # An acknowledgement that never comes (the server went away) must
-            # not hold one of the client's pending slots for ever.
+            # not hold one of the client's 4,000 pending slots for ever: with
+            # every slot freed here, a relay batch (500 at most) never waits
+            # for one. (A `wait_stall` timeout would arm a timer per message,
+            # measured at a third of a millisecond of CPU an event.)
             for ack in acks:
                 ack.cancel()
 
