@@ -26,7 +26,14 @@ import pytest
 
 from tieline.testing.odoo_double import OdooDouble
 
-pytestmark = [pytest.mark.odoo, pytest.mark.shared_data]
+# The exchanges replay in order, one double for them all: a later exchange
+# names records an earlier one (of this file or another) created, so under
+# pytest-xdist they all run in one worker.
+pytestmark = [
+    pytest.mark.odoo,
+    pytest.mark.shared_data,
+    pytest.mark.xdist_group("odoo-recordings"),
+]
 
 # Beside the shared data folder, found the way the `shared_data` fixture finds it.
 RECORDINGS = (
