@@ -14,7 +14,6 @@ NUL in them harms nothing.
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,11 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tieline._context import unit_of_work
 from tieline.api._correlation import HEADER, accepted_id
-from tieline.api._middleware import INTERNAL_ERROR, SECURITY_HEADERS, send_problem
-from tieline.governance.secrets import scrub
-from tieline.logging import get_logger
-
-log = get_logger(__name__)
+from tieline.api._middleware import SECURITY_HEADERS, answer_or_500
 
 PREFIX = "/hooks"
 
@@ -43,28 +38,13 @@ class HookEdge:
         given = next((v for k, v in scope["headers"] if k == HEADER), None)
         with unit_of_work(accepted_id(given)) as correlation_id:
             extra = [*SECURITY_HEADERS, (HEADER, correlation_id.encode())]
-            started = False
 
             async def send_with_headers(message: Message) -> None:
-                nonlocal started
                 if message["type"] == "http.response.start":
-                    started = True
                     message["headers"] = [*message.get("headers", []), *extra]
                 await send(message)
 
-            try:
-                await self.receiver(scope, receive, send_with_headers)
-            except Exception:
-                log.error(
-                    "api.unhandled_error",
-                    path=scope.get("path"),
-                    trace=scrub(traceback.format_exc()),
-                )
-                if started:
-                    raise
-                await send_problem(
-                    send_with_headers, 500, "Internal error", INTERNAL_ERROR
-                )
+            await answer_or_500(self.receiver, scope, receive, send_with_headers)
 
 
 class TielineApp(FastAPI):

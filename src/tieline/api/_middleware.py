@@ -203,6 +203,34 @@ def _json_or_none(body: bytes) -> object:
     return value
 
 
+async def answer_or_500(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run `app`; an exception raised before its answer began becomes a 500
+    problem, logged with its trace (after the answer began, it propagates)."""
+    started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except Exception:
+        # The trace is rendered here and scrubbed, because an exception's
+        # text can quote a secret (a URL with its password, say).
+        log.error(
+            "api.unhandled_error",
+            path=scope.get("path"),
+            trace=scrub(traceback.format_exc()),
+        )
+        if started:
+            raise
+        await send_problem(send, 500, "Internal error", INTERNAL_ERROR)
+
+
 class LastResort:
     """Turns any unhandled exception into a bare 500 problem, logged with its trace.
 
@@ -217,24 +245,4 @@ class LastResort:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            # The trace is rendered here and scrubbed, because an exception's
-            # text can quote a secret (a URL with its password, say).
-            log.error(
-                "api.unhandled_error",
-                path=scope.get("path"),
-                trace=scrub(traceback.format_exc()),
-            )
-            if started:
-                raise
-            await send_problem(send, 500, "Internal error", INTERNAL_ERROR)
+        await answer_or_500(self.app, scope, receive, send)
