@@ -27,7 +27,6 @@ from sqlalchemy import func, select
 
 from tieline.connectors.odoo import OdooClient, OdooErp, OdooSync
 from tieline.events import Consumer, ConsumerWorker, SqlLogBus
-from tieline.events._log import matches
 from tieline.model import (
     CanonicalRecord,
     Commitment,
@@ -43,8 +42,8 @@ from tieline.model import (
     Supplier,
 )
 from tieline.store import Store
-from tieline.store._schema import dead_letters, inbox, outbox
-from tieline.testing.waiting import wait_for
+from tieline.store._schema import dead_letters, inbox
+from tieline.testing.waiting import outstanding, wait_for
 from tieline.workflows import (
     ErpGateway,
     Hub,
@@ -297,20 +296,7 @@ def _finished(store: Store) -> int:
 
 
 def _caught_up(store: Store, consumer: Consumer) -> bool:
-    with store.engine.connect() as connection:
-        wanted = {
-            row.event_id
-            for row in connection.execute(select(outbox.c.event_id, outbox.c.type))
-            if matches(row.type, consumer.patterns)
-        }
-        done = {
-            row.event_id
-            for table in (inbox, dead_letters)
-            for row in connection.execute(
-                select(table.c.event_id).where(table.c.consumer == consumer.name)
-            )
-        }
-    return wanted <= done
+    return not outstanding(store, consumer.name, consumer.patterns)
 
 
 @pytest.fixture
