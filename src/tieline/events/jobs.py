@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from tieline._context import unit_of_work
 from tieline.errors import ConfigurationError, RetryableError, StoreBusy, TielineError
 from tieline.logging import get_logger
-from tieline.store import Store
+from tieline.store import Store, as_utc
 from tieline.store._schema import scheduled_jobs
 
 log = get_logger(__name__)
@@ -302,10 +302,7 @@ def _due(state: JobState | None, job: PeriodicJob, now: datetime) -> bool:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    """A stored time as UTC (SQLite keeps no zone; only UTC is written)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    return None if value is None else as_utc(value)
 
 
 def _seconds(value: float) -> timedelta:

@@ -7,11 +7,20 @@ from tieline.store._store import (
     Change,
     Store,
     Transaction,
+    as_utc,
     content_hash,
     record_type,
 )
 
-__all__ = ["Action", "Change", "Store", "Transaction", "content_hash", "record_type"]
+__all__ = [
+    "Action",
+    "Change",
+    "Store",
+    "Transaction",
+    "as_utc",
+    "content_hash",
+    "record_type",
+]
 
 # Governance keeps its tables beside the store's, on the same MetaData, so
 # that migrations, tests and tools see one schema. Imported last: the module

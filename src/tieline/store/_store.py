@@ -78,6 +78,11 @@ def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def as_utc(value: datetime) -> datetime:
+    """A stored time as UTC (SQLite keeps no zone; only UTC is written)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class Store:
     """Opens transactions on the database named by a SQLAlchemy URL."""
 

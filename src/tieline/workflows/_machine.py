@@ -26,7 +26,7 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from tieline._context import current_causation_id, current_correlation_id, new_id
 from tieline.errors import RecordNotFound, StoreBusy
-from tieline.store import Transaction
+from tieline.store import Transaction, as_utc
 from tieline.workflows._errors import TransitionRefused
 from tieline.workflows._identity import Actor
 from tieline.workflows._policy import Assignee, PolicySet
@@ -44,11 +44,6 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The current time in UTC: the engine's default clock."""
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """A stored time as UTC (SQLite keeps no zone; only UTC is written)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
