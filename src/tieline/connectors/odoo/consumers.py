@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tieline.connectors.odoo._sync import OdooSync
 from tieline.errors import PermanentError, RetryableError
@@ -78,6 +78,22 @@ PUSH_RETRY = RetryPolicy(
 
 # Fields the event adds to the record's content; not part of the record.
 _EVENT_ONLY = ("previous_status",)
+
+
+# PostgreSQL's SQLSTATE for a lock wait cut short by `lock_timeout`.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def bound_lock_waits(tx: Transaction) -> None:
+    """On PostgreSQL, let a row-lock wait in this transaction last 5 s at most.
+
+    A lane holding the push lock can wait for a binding row that another
+    lane's open transaction wrote, while that lane waits for the push lock:
+    neither the database nor Python sees the cycle. Cut short, the wait
+    becomes a retry, and the push lock is released.
+    """
+    if tx.connection.dialect.name == "postgresql":
+        tx.connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
 
 
 class BindingConflict(RetryableError):
@@ -142,9 +158,14 @@ def push_consumer(sync: OdooSync, *, retry: RetryPolicy = PUSH_RETRY) -> Consume
         push = _PUSHES.get(event["type"])
         if push is None:
             raise PermanentError(f"{name} has no push for {event['type']}")
+        bound_lock_waits(tx)
         try:
             with lock:
                 odoo_id = push(sync, tx, event["data"])
+        except OperationalError as err:
+            if getattr(err.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            raise BindingConflict(f"{name}: waited on another lane's row") from err
         except IntegrityError as err:
             # Another lane bound the same Odoo record and has not committed
             # yet; next time this lane finds the binding.
