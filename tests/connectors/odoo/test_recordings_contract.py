@@ -58,12 +58,18 @@ def _exchanges(path: Path) -> list[dict[str, Any]]:
     return loaded
 
 
+@functools.cache
+def _files(folder: Path) -> list[Path]:
+    """One version's recordings, in the order they were recorded."""
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.glob("*.json")) if p.name not in SKIPPED_FILES]
+
+
 def _cases() -> list[Any]:
     cases = []
     for folder, version in ((RECORDINGS, 17), (RECORDINGS / "odoo19", 19)):
-        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            if path.name in SKIPPED_FILES:
-                continue
+        for path in _files(folder):
             for index in range(len(_exchanges(path))):
                 key = f"{version}/{path.stem}#{index}"
                 marks = (
@@ -87,12 +93,21 @@ class Replay:
         self.answers: dict[tuple[str, int], httpx.Response | None] = {}
 
     def answer(self, path: Path, index: int) -> httpx.Response | None:
+        # Everything recorded before this exchange is played first, whatever
+        # order the tests reach here in: earlier files, then this one's.
+        for earlier in _files(path.parent):
+            if earlier == path:
+                break
+            self._play(earlier, len(_exchanges(earlier)) - 1)
+        self._play(path, index)
+        return self.answers[(path.name, index)]
+
+    def _play(self, path: Path, index: int) -> None:
         exchanges = _exchanges(path)
         for i in range(index + 1):
             if (path.name, i) not in self.done:
                 self.done.add((path.name, i))
                 self.answers[(path.name, i)] = self._send(exchanges[i])
-        return self.answers[(path.name, index)]
 
     def _send(self, exchange: dict[str, Any]) -> httpx.Response | None:
         if exchange.get("direction") or exchange["protocol"] in ("server-log",):
@@ -243,7 +258,10 @@ def _parsed(exchange: dict[str, Any], response: httpx.Response) -> Any:
     return body
 
 
-@pytest.fixture(scope="module")
+# One double a version for the whole worker: were it torn down between two
+# exchanges (pytest-xdist may run another module's tests in between), the new
+# one would not hold the records the earlier exchanges made.
+@pytest.fixture(scope="session")
 def replays() -> Iterator[dict[int, Replay]]:
     started: dict[int, Replay] = {}
     yield started
