@@ -24,6 +24,7 @@ from tieline.api import _problems as problems
 from tieline.api._auth import ApiContext
 from tieline.api._backbone import router as backbone_router
 from tieline.api._correlation import CorrelationMiddleware
+from tieline.api._exceptions import router as exceptions_router
 from tieline.api._governance import router as governance_router
 from tieline.api._hooks import HookEdge, TielineApp
 from tieline.api._middleware import BodyLimit, LastResort, SecurityHeaders
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(backbone_router)
     app.include_router(webhooks_router)
     app.include_router(workflow_router)
+    app.include_router(exceptions_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
