@@ -101,8 +101,8 @@ def test_a_partner_left_by_an_interrupted_push_is_bound_by_the_pull_and_the_repl
 def test_a_partner_with_a_known_suppliers_tax_id_is_bound_to_that_supplier(
     odoo: OdooTarget, store: Store
 ) -> None:
-    # A US employer identification number: accepted by Odoo with or without
-    # VAT checks, as it names no European country.
+    # A US employer identification number: it starts with no country code, so
+    # Odoo takes it on a partner without a country, VAT checks (base_vat) or not.
     ein = f"47-{int(odoo.tag, 16) % 10_000_000:07d}"
     supplier = Supplier(
         origin=Origin(system="test", key=f"S-{odoo.tag}"),
