@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from rich.console import Console
@@ -39,6 +39,9 @@ from tieline.reports import (
 from tieline.settings import Settings
 from tieline.store import Store
 from tieline.suppliers import Decision, ReviewItem, SupplierReviews
+
+if TYPE_CHECKING:
+    from tieline.connectors.odoo._check import StoredEntity
 
 log = get_logger(__name__)
 
@@ -420,7 +423,11 @@ def check_odoo(settings: Settings, *, console: Console) -> int:
     """Print what tieline can do on the settings' Odoo; 1 when something is missing."""
     from tieline.cli._hub import odoo_config
     from tieline.connectors.odoo import OdooClient, OdooRejected, OdooUnavailable
-    from tieline.connectors.odoo._check import check, check_companies
+    from tieline.connectors.odoo._check import (
+        check,
+        check_companies,
+        check_legal_entities,
+    )
 
     config = odoo_config(settings, _secrets(settings))
     if config is None:
@@ -428,6 +435,7 @@ def check_odoo(settings: Settings, *, console: Console) -> int:
             "no Odoo is configured: set TIELINE_ODOO_URL, TIELINE_ODOO_DB and "
             "TIELINE_ODOO_LOGIN (or give --url, --database, --login)"
         )
+    entities = _stored_entities(settings, config.instance)
     try:
         with OdooClient.connect(
             config.url,
@@ -438,6 +446,7 @@ def check_odoo(settings: Settings, *, console: Console) -> int:
         ) as client:
             report = check(client)
             check_companies(client, config.companies, report)
+            check_legal_entities(client, entities, config.companies, report)
     except (OdooRejected, OdooUnavailable) as err:
         raise CommandError(f"cannot connect to Odoo at {config.url}: {err}") from err
     lines = [f"reachable: {config.url}, database {config.database}", *report.facts]
@@ -445,6 +454,21 @@ def check_odoo(settings: Settings, *, console: Console) -> int:
     for line in lines:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     return 1 if report.problems else 0
+
+
+def _stored_entities(settings: Settings, instance: str) -> list[StoredEntity]:
+    """The legal entities `check_odoo` looks at: none while tieline has no
+    database yet (the check creates none)."""
+    from tieline.connectors.odoo._check import stored_entities
+
+    embedded = settings.data_dir / "tieline.db"
+    if settings.database_url is None and not embedded.exists():
+        return []
+    store = open_store(settings)
+    try:
+        return stored_entities(store, instance)
+    finally:
+        store.close()
 
 
 def _secrets(settings: Settings) -> SecretResolver:

@@ -6,6 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tieline.cli import app
+from tieline.model import LegalEntity, Origin
+from tieline.store import Store
 
 from .chain import user_company
 from .conftest import OdooTarget
@@ -79,4 +81,54 @@ def test_check_says_which_company_each_legal_entity_books_in(odoo: OdooTarget) -
     assert (
         f"missing: TIELINE_ODOO_COMPANIES names company {missing!r} for ACME-UK; "
         "the user sees 0 of that id or name"
+    ) in output
+
+
+def test_check_names_legal_entities_without_company_or_in_another_currency(
+    odoo: OdooTarget, store: Store
+) -> None:
+    with odoo.client() as client:
+        company, currency = user_company(client)
+        (row,) = client.read("res.company", [company], ["name"])
+    other = "EUR" if currency != "EUR" else "USD"
+    # Given, in tieline's database, a legal entity no Odoo company stands for,
+    # and one mapped to the user's company but keeping its books in another
+    # currency
+    unmapped = LegalEntity(
+        origin=Origin(system="test", key=f"N-{odoo.tag}"),
+        code=f"N{odoo.tag}",
+        name=f"Nowhere Builders {odoo.tag}",
+        base_currency=currency,
+    )
+    foreign = LegalEntity(
+        origin=Origin(system="test", key=f"F-{odoo.tag}"),
+        code=f"F{odoo.tag}",
+        name=f"Foreign Builders {odoo.tag}",
+        base_currency=other,
+    )
+    with store.transaction() as tx:
+        tx.save(unmapped, actor="test")
+        tx.save(foreign, actor="test")
+
+    # When the check runs on that database
+    code, output = _run(
+        odoo,
+        odoo.secret,
+        TIELINE_DATABASE_URL=store.url,
+        TIELINE_ODOO_COMPANIES=f"{foreign.code}={company}",
+    )
+
+    # Then each is named, with what to set
+    assert code == 1
+    assert (
+        f"missing: legal entity {unmapped.code} ({unmapped.name}) has no Odoo "
+        "company: TIELINE_ODOO_COMPANIES does not name one and no company is called "
+        f"{unmapped.name!r}; add {unmapped.code}=<company id or name> to "
+        "TIELINE_ODOO_COMPANIES"
+    ) in output
+    assert (
+        f"missing: legal entity {foreign.code} keeps its books in {other}, its "
+        f"Odoo company {row['name']} in {currency}: set {foreign.code}=<a company "
+        f"in {other}> in TIELINE_ODOO_COMPANIES, or correct the legal entity's "
+        "base currency"
     ) in output

@@ -4,6 +4,7 @@ No Odoo field name leaves this package; the rest of tieline sees canonical
 records only.
 """
 
+from tieline.connectors.odoo._binder import BindingMismatch
 from tieline.connectors.odoo._client import Limits, OdooClient, RetryPolicy
 from tieline.connectors.odoo._errors import (
     OdooAccessError,
@@ -22,6 +23,7 @@ from tieline.connectors.odoo._versions import OdooVersion
 from tieline.connectors.odoo.erp import OdooErp
 
 __all__ = [
+    "BindingMismatch",
     "Limits",
     "OdooAccessError",
     "OdooAuthFailed",

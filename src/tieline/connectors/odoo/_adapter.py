@@ -81,8 +81,11 @@ class Adapter:
         self, model: str, canonical_id: str, name: str, natural_key: list[Any] | None
     ) -> int | None:
         bound = self.binder.odoo_id(model, canonical_id)
-        if bound is not None and self.exists(model, bound):
-            return bound
+        if bound is not None:
+            if self.exists(model, bound):
+                return bound
+            # Deleted in Odoo since: whatever is found or made next replaces it.
+            self.binder.mark_deleted(model, bound)
         stamped = self.by_external_id(model, name)
         if stamped is not None:
             return stamped

@@ -20,9 +20,19 @@ stay invisible to tieline until they are pulled too.
 Odoo's "Send Webhook Notification" goes through `webhooks.py`, which applies
 a notified partner with `apply_partner`, the same code as the pull.
 
-Failures: Odoo's refusals surface as `OdooRejected` (permanent, Odoo's
-message kept); a record that depends on one not yet in Odoo raises
-`RetryableError` so the consumer tries again later.
+A partner tieline made itself (its external id `tieline.supplier_<id>` in
+`ir.model.data`), or one whose tax id is a canonical supplier's, is bound to
+that supplier rather than imported as a second one; so a push that failed
+after creating its partner leaves no duplicate behind, and its replay finds
+the partner and its binding.
+
+Failures: everything tieline can check itself (status, the records a push
+needs in the store, the legal entity's Odoo company, the currency, the
+invoice's tax rates) is checked before the first write to Odoo, so a push
+that cannot go leaves nothing in Odoo. Odoo's refusals surface as
+`OdooRejected` (permanent, Odoo's message kept); a record that depends on
+one not yet in Odoo raises `RetryableError` so the consumer tries again
+later.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tieline.connectors.odoo._adapter import Adapter, external_name
+from tieline.connectors.odoo._adapter import MODULE, Adapter, external_name
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._client import OdooClient
 from tieline.connectors.odoo.mappers._base import many2one_id
@@ -47,6 +57,7 @@ from tieline.connectors.odoo.mappers.payments import PaymentMapper
 from tieline.connectors.odoo.mappers.projects import ProjectAccountMapper, ProjectMapper
 from tieline.connectors.odoo.mappers.receipts import ReceiptMapper
 from tieline.connectors.odoo.mappers.suppliers import SupplierMapper
+from tieline.connectors.odoo.mappers.taxes import TaxMapper
 from tieline.errors import RetryableError, ValidationFailed
 from tieline.logging import get_logger
 from tieline.model import (
@@ -64,6 +75,7 @@ from tieline.model import (
 )
 from tieline.model.invoices import SupplierInvoice
 from tieline.store import Transaction
+from tieline.suppliers import normalise_tax_id
 
 log = get_logger(__name__)
 
@@ -90,6 +102,7 @@ class OdooSync:
         *,
         instance: str,
         companies: Mapping[str, int | str] | None = None,
+        lock_wait: float = 5.0,
     ) -> None:
         self.client = client
         self.instance = instance
@@ -102,6 +115,9 @@ class OdooSync:
         # partner, products and analytic accounts, and two pushes creating
         # the same partner at once would both miss it and create two.
         self.lock = threading.Lock()
+        # How long, in seconds, a push holding `lock` may wait for a row
+        # another transaction holds (PostgreSQL); see `_locks.push_lock`.
+        self.lock_wait = lock_wait
 
     def _tools(self, tx: Transaction) -> tuple[Binder, Adapter]:
         binder = Binder(tx.connection, self.instance)
@@ -128,19 +144,44 @@ class OdooSync:
         company = binder.odoo_id("res.company", legal_entity_id)
         if company is not None:
             return company
-        entity = tx.get(LegalEntity, legal_entity_id)
-        found = self._configured_company(entity) if entity is not None else None
-        if entity is None or found is None:
-            code = entity.code if entity is not None else legal_entity_id
+        entity = _require(
+            tx.get(LegalEntity, legal_entity_id),
+            "legal entity",
+            legal_entity_id,
+            f"legal entity {legal_entity_id}",
+        )
+        found = self._configured_company(entity)
+        if found is None:
             raise ValidationFailed(
-                f"legal entity {code} has no Odoo company on {self.instance}: "
-                f"name one in TIELINE_ODOO_COMPANIES ({code}=<company id or name>)",
-                record=f"legal entity {code}",
+                f"legal entity {entity.code} ({entity.name}) has no Odoo company "
+                f"on {self.instance}: TIELINE_ODOO_COMPANIES does not name one and "
+                f"no company there is called {entity.name!r}; add "
+                f"{entity.code}=<company id or name> to TIELINE_ODOO_COMPANIES",
+                record=f"legal entity {entity.code}",
                 field="legal_entity_id",
             )
         self.bind_legal_entity(tx, entity, found)
         log.info("odoo.company.bound", legal_entity=entity.code, company=found)
         return found
+
+    def _companies(
+        self, tx: Transaction, legal_entity_ids: set[str], record: str
+    ) -> dict[str, int]:
+        """The Odoo company of each legal entity a push needs; the store's
+        records are checked first, then Odoo is asked for unbound ones."""
+        binder, _ = self._tools(tx)
+        for entity_id in sorted(legal_entity_ids):
+            if not entity_id:
+                raise ValidationFailed(
+                    "names no legal entity, so no Odoo company can book it",
+                    record=record,
+                    field="legal_entity_id",
+                )
+            if binder.odoo_id("res.company", entity_id) is None:
+                _require(
+                    tx.get(LegalEntity, entity_id), "legal entity", entity_id, record
+                )
+        return {e: self.company_id(tx, e) for e in sorted(legal_entity_ids)}
 
     def _configured_company(self, entity: LegalEntity) -> int | None:
         """The company the map names for the entity, else the one of its name."""
@@ -166,13 +207,17 @@ class OdooSync:
             return None
         return int(matching[0])
 
-    def currency_id(self, code: str) -> int:
+    def currency_id(self, code: str, record: str | None = None) -> int:
         """Odoo's currency for an ISO code (inactive ones included)."""
         found = self.client.search(
             "res.currency", [("name", "=", code)], context={"active_test": False}
         )
         if not found:
-            raise ValidationFailed(f"Odoo has no currency {code}", field="currency")
+            raise ValidationFailed(
+                f"Odoo {self.instance} has no currency {code}",
+                record=record,
+                field="currency",
+            )
         return int(found[0])
 
     def product_id(self, tx: Transaction, kind: str) -> int:
@@ -269,6 +314,20 @@ class OdooSync:
             natural_key=mapper.natural_key(cost_code, plan_id=plan),
         ).odoo_id
 
+    def _check_analytics(
+        self, tx: Transaction, pairs: set[tuple[str, str]], record: str
+    ) -> set[str]:
+        """Check that each (project, cost code) is in the store; returns the
+        projects' legal entities (their companies are needed too)."""
+        entities = set()
+        for project_id, code in sorted(pairs):
+            project = _require(
+                tx.get(Project, project_id), "project", project_id, record
+            )
+            _find_cost_code(tx, project, code, record)
+            entities.add(project.legal_entity_id)
+        return entities
+
     def _analytic(
         self,
         tx: Transaction,
@@ -291,23 +350,36 @@ class OdooSync:
 
     # Commitments.
     def push_commitment(self, tx: Transaction, commitment: Commitment) -> int:
-        """An approved commitment as a confirmed purchase order (lines bound)."""
+        """An approved commitment as a confirmed purchase order (lines bound).
+
+        Checked before the first write to Odoo: the status, the supplier,
+        projects and cost codes in the store, the Odoo company of the
+        commitment's legal entity and of its projects', and the currency.
+        """
+        record = f"commitment {commitment.number}"
         if commitment.status is not CommitmentStatus.APPROVED:
             raise ValidationFailed(
                 f"only approved commitments go to Odoo, not {commitment.status}",
-                record=f"commitment {commitment.number}",
+                record=record,
                 field="status",
             )
-        binder, adapter = self._tools(tx)
-        mapper = CommitmentMapper()
         supplier = _require(
             tx.get(Supplier, commitment.supplier_id),
             "supplier",
             commitment.supplier_id,
-            commitment.number,
+            record,
         )
+        pairs = {(line.project_id, line.cost_code) for line in commitment.lines}
+        entities = self._check_analytics(tx, pairs, record)
+        company = self._companies(tx, {commitment.legal_entity_id, *entities}, record)[
+            commitment.legal_entity_id
+        ]
+        currency = self.currency_id(commitment.currency, record)
+
+        # Nothing was written to Odoo before this line.
+        binder, adapter = self._tools(tx)
+        mapper = CommitmentMapper()
         partner = self.push_supplier(tx, supplier)
-        record = f"commitment {commitment.number}"
 
         # Lines share a few project and cost code pairs (an award of 80 pay
         # items has a handful of WBS codes): ensure each pair's accounts once.
@@ -320,12 +392,11 @@ class OdooSync:
                 known[pair] = self._analytic(tx, *pair, record, pushed)
             return known[pair]
 
-        company = self.company_id(tx, commitment.legal_entity_id)
         values = mapper.to_odoo(
             commitment,
             partner_id=partner,
             company_id=company,
-            currency_id=self.currency_id(commitment.currency),
+            currency_id=currency,
             product_id=self.product_id(tx, mapper.product_kind(commitment)),
             accounts=accounts,
         )
@@ -455,46 +526,60 @@ class OdooSync:
 
     # Invoices and payments.
     def push_invoice(self, tx: Transaction, invoice: SupplierInvoice) -> int:
-        """An approved invoice as a posted vendor bill, linked to the order lines."""
+        """An approved invoice as a posted vendor bill, linked to the order lines.
+
+        Checked before the first write to Odoo: the status, the supplier, the
+        lines' projects and cost codes, the Odoo companies, the currency and
+        an Odoo purchase tax for each of the lines' rates. The bill is posted
+        only when Odoo's totals are the invoice's to the cent (`_post`).
+        """
+        record = f"invoice {invoice.supplier_reference}"
         if invoice.status not in (InvoiceStatus.APPROVED, InvoiceStatus.POSTED):
             raise ValidationFailed(
                 f"only approved invoices are posted to Odoo, not {invoice.status}",
-                record=f"invoice {invoice.supplier_reference}",
+                record=record,
                 field="status",
             )
-        _binder, adapter = self._tools(tx)
         commitment = tx.get(Commitment, invoice.commitment_id or "")
         supplier_id = invoice.supplier_id or (
             commitment.supplier_id if commitment else ""
         )
         supplier = _require(
-            tx.get(Supplier, supplier_id),
-            "supplier",
-            supplier_id,
-            invoice.supplier_reference,
+            tx.get(Supplier, supplier_id), "supplier", supplier_id, record
         )
-        partner = self.push_supplier(tx, supplier)
         entity = invoice.legal_entity_id or (
             commitment.legal_entity_id if commitment else ""
         )
+        sources = [_bill_source(commitment, line) for line in invoice.lines]
+        pairs = {(p, c) for _, p, c in sources if p and c}
+        entities = self._check_analytics(tx, pairs, record)
+        company = self._companies(tx, {entity, *entities}, record)[entity]
+        currency = self.currency_id(invoice.currency, record)
+        taxes = self._purchase_taxes(company, invoice)
+
+        # Nothing was written to Odoo before this line.
+        _binder, adapter = self._tools(tx)
+        partner = self.push_supplier(tx, supplier)
         mapper = InvoiceMapper()
-        company = self.company_id(tx, entity)
-        values = mapper.to_odoo(
-            invoice,
-            partner_id=partner,
-            company_id=company,
-            currency_id=self.currency_id(invoice.currency),
-            line_values=lambda line: self._bill_line(tx, invoice, commitment, line),
-        )
+        lines = [
+            self._bill_line(tx, record, source, line, taxes)
+            for source, line in zip(sources, invoice.lines, strict=True)
+        ]
         bill = adapter.ensure(
             kind=invoice.kind,
             model=mapper.model,
             canonical_id=invoice.id,
-            values=values,
+            values=mapper.to_odoo(
+                invoice,
+                partner_id=partner,
+                company_id=company,
+                currency_id=currency,
+                lines=lines,
+            ),
             natural_key=mapper.natural_key(invoice, partner_id=partner),
             context=company_context(company),
         ).odoo_id
-        self._post(bill)
+        self._post(adapter, bill, invoice)
         if invoice.status is not InvoiceStatus.POSTED:
             tx.save(
                 invoice.model_copy(update={"status": InvoiceStatus.POSTED}),
@@ -502,22 +587,37 @@ class OdooSync:
             )
         return bill
 
+    def _purchase_taxes(
+        self, company: int, invoice: SupplierInvoice
+    ) -> dict[Decimal, int]:
+        """Odoo's purchase tax for each tax rate on the invoice's lines."""
+        mapper = TaxMapper()
+        rates = mapper.rates(invoice)
+        if not rates:
+            return {}
+        context = company_context(company)
+        rows = self.client.search_read(
+            mapper.model, mapper.domain(company), mapper.fields(), context=context
+        )
+        (row,) = self.client.read("res.company", [company], mapper.company_fields())
+        return {
+            rate: mapper.pick(rows, rate, row, invoice=invoice)
+            for rate in sorted(rates)
+        }
+
     def _bill_line(
         self,
         tx: Transaction,
-        invoice: SupplierInvoice,
-        commitment: Commitment | None,
+        record: str,
+        source: tuple[str | None, str | None, str | None],
         line: InvoiceLine,
+        taxes: dict[Decimal, int],
     ) -> dict[str, Any]:
         binder, _ = self._tools(tx)
-        record = f"invoice {invoice.supplier_reference}"
-        order_line = None
-        project_id, code = line.project_id, line.cost_code
-        if commitment is not None and line.commitment_line_key:
-            key = f"{commitment.id}#{line.commitment_line_key}"
-            order_line = binder.odoo_id("purchase.order.line", key)
-            source = commitment.line(line.commitment_line_key)
-            project_id, code = project_id or source.project_id, code or source.cost_code
+        order_key, project_id, code = source
+        order_line = (
+            binder.odoo_id("purchase.order.line", order_key) if order_key else None
+        )
         analytic = (
             self._analytic(tx, project_id, code, record)
             if project_id and code
@@ -530,11 +630,33 @@ class OdooSync:
             )
             product = many2one_id(row["product_id"]) or product
         return InvoiceMapper().line(
-            line, product_id=product, purchase_line_id=order_line, analytic=analytic
+            line,
+            product_id=product,
+            purchase_line_id=order_line,
+            analytic=analytic,
+            tax_ids=[] if line.tax_percent is None else [taxes[line.tax_percent]],
         )
 
-    def _post(self, bill: int) -> None:
-        (row,) = self.client.read("account.move", [bill], ["state"])
+    def _post(self, adapter: Adapter, bill: int, invoice: SupplierInvoice) -> None:
+        """Post the bill once Odoo's totals are the invoice's, to the cent.
+
+        Checked on the draft, before posting: a finance team would rather
+        correct a draft bill than reverse a posted one with a credit note, and
+        a bill posted at another total than the supplier's document would be
+        paid, and declared for VAT, at the wrong amount. A mismatch is
+        permanent (a person must look); the draft stays in Odoo with the
+        invoice's external id, so the replay finds it again, checks it again
+        and posts it once it is corrected.
+        """
+        mapper = InvoiceMapper()
+        row = adapter.read_one("account.move", bill, mapper.totals_fields())
+        differs = mapper.totals_differ(row, invoice)
+        if differs is not None:
+            raise ValidationFailed(
+                differs,
+                record=f"invoice {invoice.supplier_reference}",
+                field="gross_total",
+            )
         if row["state"] == "draft":
             self.client.call("account.move", "action_post", [bill])
             log.info("odoo.bill.posted", bill=bill)
@@ -585,13 +707,13 @@ class OdooSync:
             order="write_date asc, id asc",
             context={"active_test": False},
         )
-        changed = 0
-        for row in rows:
-            # Odoo reads write_date to the second: a row seen at the mark may
-            # have changed again within that second, so compare its content.
-            if seen.get(str(row["id"])) == _row_hash(row):
-                continue
-            changed += self._apply_partner(tx, binder, mapper, row)
+        # Odoo reads write_date to the second: a row seen at the mark may
+        # have changed again within that second, so compare its content.
+        fresh = [row for row in rows if seen.get(str(row["id"])) != _row_hash(row)]
+        own = self._own_partners(tx, binder, [row["id"] for row in fresh])
+        changed = sum(
+            self._apply_partner(tx, binder, mapper, row, own) for row in fresh
+        )
         if rows:
             top = rows[-1]["write_date"]
             at_top = {
@@ -617,7 +739,28 @@ class OdooSync:
         if not rows[0]["supplier_rank"]:
             return 0
         binder, _ = self._tools(tx)
-        return self._apply_partner(tx, binder, mapper, rows[0])
+        own = self._own_partners(tx, binder, [odoo_id])
+        return self._apply_partner(tx, binder, mapper, rows[0], own)
+
+    def _own_partners(
+        self, tx: Transaction, binder: Binder, odoo_ids: list[int]
+    ) -> _OwnPartners:
+        """What tells, for partners not bound yet, which canonical supplier
+        each one already is: tieline's external ids on them, read at once."""
+        unbound = [i for i in odoo_ids if binder.canonical_id("res.partner", i) is None]
+        stamped: dict[int, str] = {}
+        if unbound:
+            rows = self.client.search_read(
+                "ir.model.data",
+                [
+                    ("module", "=", MODULE),
+                    ("model", "=", "res.partner"),
+                    ("res_id", "in", unbound),
+                ],
+                ["name", "res_id"],
+            )
+            stamped = {int(r["res_id"]): str(r["name"]) for r in rows}
+        return _OwnPartners(tx, binder, stamped)
 
     def _apply_partner(
         self,
@@ -625,9 +768,10 @@ class OdooSync:
         binder: Binder,
         mapper: SupplierMapper,
         row: dict[str, Any],
+        own: _OwnPartners,
     ) -> int:
         canonical = binder.canonical_id("res.partner", row["id"])
-        existing = tx.get(Supplier, canonical) if canonical else None
+        existing = tx.get(Supplier, canonical) if canonical else own.supplier(row)
         accounts = self.client.read(
             "res.partner.bank", row["bank_ids"], ["acc_number", "acc_holder_name"]
         )
@@ -667,6 +811,61 @@ class OdooSync:
         return deleted
 
 
+class _OwnPartners:
+    """Finds the canonical supplier an unbound partner already stands for.
+
+    First by the external id tieline stamps on what it creates
+    (`tieline.supplier_<id>`): the partner of a push whose store transaction
+    failed after Odoo created it. Then by tax id, normalised as suppliers'
+    are: one canonical supplier, not merged and bound to no other partner.
+    A partner that matches neither is a new supplier.
+    """
+
+    def __init__(
+        self, tx: Transaction, binder: Binder, stamped: dict[int, str]
+    ) -> None:
+        self.tx = tx
+        self.binder = binder
+        self.stamped = stamped
+        self._by_tax_id: dict[str, list[Supplier]] | None = None
+
+    def supplier(self, row: dict[str, Any]) -> Supplier | None:
+        """The canonical supplier the partner `row` is, if it is one already."""
+        found = self._by_external_id(self.stamped.get(row["id"]))
+        return found if found is not None else self._by_vat(row.get("vat"))
+
+    def _by_external_id(self, name: str | None) -> Supplier | None:
+        prefix = f"{Supplier.kind}_"
+        if name is None or not name.startswith(prefix):
+            return None
+        # Canonical ids are uuids: the name's underscores were their dashes.
+        candidate = name.removeprefix(prefix).replace("_", "-")
+        if external_name(Supplier.kind, candidate) != name:
+            return None
+        supplier = self.tx.get(Supplier, candidate)
+        return supplier if supplier is not None and self._free(supplier) else None
+
+    def _by_vat(self, vat: Any) -> Supplier | None:
+        if not vat:
+            return None
+        try:
+            wanted = normalise_tax_id(str(vat))
+        except ValidationFailed:
+            return None
+        if self._by_tax_id is None:
+            self._by_tax_id = {}
+            for supplier in self.tx.list(Supplier):
+                if supplier.tax_id and supplier.status is not SupplierStatus.MERGED:
+                    self._by_tax_id.setdefault(supplier.tax_id, []).append(supplier)
+        matches = [s for s in self._by_tax_id.get(wanted, []) if self._free(s)]
+        return matches[0] if len(matches) == 1 else None
+
+    def _free(self, supplier: Supplier) -> bool:
+        # Bound to another partner: this one is a duplicate in Odoo, and is
+        # pulled as a supplier of its own rather than bound twice.
+        return self.binder.odoo_id("res.partner", supplier.id) is None
+
+
 def company_context(company: int) -> dict[str, Any]:
     """The context that makes Odoo's defaults (picking type, journal, currency)
     follow the record's company rather than the user's current one."""
@@ -682,6 +881,21 @@ def _require(record: Any, kind: str, key: str, where: str) -> Any:
     if record is None:
         raise ValidationFailed(f"no {kind} {key} in the store", record=where)
     return record
+
+
+def _bill_source(
+    commitment: Commitment | None, line: InvoiceLine
+) -> tuple[str | None, str | None, str | None]:
+    """(bound order line key, project id, cost code) of an invoice line; the
+    commitment line it bills fills in what the invoice line leaves out."""
+    if commitment is None or not line.commitment_line_key:
+        return None, line.project_id, line.cost_code
+    source = commitment.line(line.commitment_line_key)
+    return (
+        f"{commitment.id}#{line.commitment_line_key}",
+        line.project_id or source.project_id,
+        line.cost_code or source.cost_code,
+    )
 
 
 def _find_cost_code(

@@ -25,10 +25,12 @@ replay, or a re-approval) finds the Odoo record by its binding or external id
 and creates nothing new.
 
 Failures: Odoo's transient faults (`OdooUnavailable`, `OdooResponseLost`,
-`OdooConcurrency`) and "the order is not in Odoo yet" are `RetryableError`s,
-retried by the worker under `PUSH_RETRY`; Odoo's refusals (`OdooRejected`)
-and bad records (`ValidationFailed`) are `PermanentError`s and go to a dead
-letter whose reason carries Odoo's own message.
+`OdooConcurrency`), "the order is not in Odoo yet" and a wait for another
+lane's binding (`BindingConflict`, see `_locks`) are `RetryableError`s,
+retried by the worker under `PUSH_RETRY`; Odoo's refusals (`OdooRejected`),
+bad records (`ValidationFailed`) and a binding to another record
+(`BindingMismatch`) are `PermanentError`s and go to a dead letter whose
+reason carries Odoo's own message or names the records.
 
 `tieline serve` registers it when the settings name an Odoo and no workflow
 policy is in place (with one, the workflows' `workflow-erp` consumer pushes
@@ -43,10 +45,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, OperationalError
-
+from tieline.connectors.odoo._locks import BindingConflict, push_lock
 from tieline.connectors.odoo._sync import OdooSync
-from tieline.errors import PermanentError, RetryableError
+from tieline.errors import PermanentError
 from tieline.events import registry
 from tieline.events.consumers import Consumer
 from tieline.logging import get_logger
@@ -78,26 +79,6 @@ PUSH_RETRY = RetryPolicy(
 
 # Fields the event adds to the record's content; not part of the record.
 _EVENT_ONLY = ("previous_status",)
-
-
-# PostgreSQL's SQLSTATE for a lock wait cut short by `lock_timeout`.
-LOCK_NOT_AVAILABLE = "55P03"
-
-
-def bound_lock_waits(tx: Transaction) -> None:
-    """On PostgreSQL, let a row-lock wait in this transaction last 5 s at most.
-
-    A lane holding the push lock can wait for a binding row that another
-    lane's open transaction wrote, while that lane waits for the push lock:
-    neither the database nor Python sees the cycle. Cut short, the wait
-    becomes a retry, and the push lock is released.
-    """
-    if tx.connection.dialect.name == "postgresql":
-        tx.connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
-
-
-class BindingConflict(RetryableError):
-    """Two lanes bound the same Odoo record at once; retried, the second finds it."""
 
 
 Push = Callable[[OdooSync, Transaction, dict[str, Any]], int | None]
@@ -152,24 +133,14 @@ def push_consumer(sync: OdooSync, *, retry: RetryPolicy = PUSH_RETRY) -> Consume
     # partner at once would both miss it and create two. One push at a time
     # per instance (the ERP's own rate limit makes this cheap), under the
     # synchronizer's lock, which the workflows' gateway takes too.
-    lock = sync.lock
 
     def handle(tx: Transaction, event: dict[str, Any]) -> None:
         push = _PUSHES.get(event["type"])
         if push is None:
             raise PermanentError(f"{name} has no push for {event['type']}")
-        bound_lock_waits(tx)
-        try:
-            with lock:
-                odoo_id = push(sync, tx, event["data"])
-        except OperationalError as err:
-            if getattr(err.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-                raise
-            raise BindingConflict(f"{name}: waited on another lane's row") from err
-        except IntegrityError as err:
-            # Another lane bound the same Odoo record and has not committed
-            # yet; next time this lane finds the binding.
-            raise BindingConflict(f"{name}: binding written concurrently") from err
+        # The lock's wait for rows other lanes hold is bounded (`push_lock`).
+        with push_lock(sync, tx, name):
+            odoo_id = push(sync, tx, event["data"])
         if odoo_id is None:
             log.debug("odoo.push.skipped", consumer=name, subject=event["subject"])
             return

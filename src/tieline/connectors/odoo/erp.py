@@ -15,14 +15,12 @@ Every write goes through `OdooSync`, in the caller's store transaction, so a
 retry finds the first attempt's record by its binding or external id and
 creates nothing twice. Writes hold `sync.lock`, the lock the connector's own
 push consumer takes, so the two never create one partner or product twice in
-one process.
+one process; while it is held, a wait for a row another lane holds is bounded
+(`_locks.push_lock`) and ends in `BindingConflict`, a `RetryableError` the
+workflows' consumer retries.
 
 The refs returned are Odoo's names (`P00012`, `WH/IN/00007`,
 `BILL/2026/03/0001`): what a person looks for in Odoo.
-
-TODO: bill lines go without taxes (see `mappers.invoices`), so an invoice
-with tax is posted at its net amount; Odoo then settles the bill at the net
-amount and the payment read back is the net amount too.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from typing import Any
 from tieline.connectors.odoo._adapter import external_name
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._errors import OdooRecordMissing
+from tieline.connectors.odoo._locks import push_lock
 from tieline.connectors.odoo._sync import OdooSync
 from tieline.connectors.odoo.mappers._base import many2one_id, money
 from tieline.logging import get_logger
@@ -43,6 +42,8 @@ from tieline.store import Transaction
 from tieline.workflows.erp import ErpPayment, PaymentState
 
 log = get_logger(__name__)
+
+GATEWAY = "odoo gateway"  # who pushes, in a BindingConflict's message
 
 # payment_state values that mean the bill is settled (in_payment: paid and
 # waiting for the bank statement, Enterprise only).
@@ -71,19 +72,19 @@ class OdooErp:
 
     def push_purchase_order(self, tx: Transaction, commitment: Commitment) -> str:
         """The commitment as a confirmed purchase order; returns the order's name."""
-        with self.sync.lock:
+        with push_lock(self.sync, tx, GATEWAY):
             order = self.sync.push_commitment(tx, commitment)
         return self._name("purchase.order", order)
 
     def push_receipt(self, tx: Transaction, receipt: GoodsReceipt) -> str:
         """Validate the delivery on the order's receipt; returns the picking's name."""
-        with self.sync.lock:
+        with push_lock(self.sync, tx, GATEWAY):
             picking = self.sync.push_receipt(tx, receipt)
         return self._name("stock.picking", picking)
 
     def post_vendor_bill(self, tx: Transaction, invoice: SupplierInvoice) -> str:
         """The invoice as a posted vendor bill; returns the bill's number."""
-        with self.sync.lock:
+        with push_lock(self.sync, tx, GATEWAY):
             bill = self.sync.push_invoice(tx, invoice)
         return self._name("account.move", bill)
 

@@ -15,7 +15,9 @@ refuses (`OdooAuthFailed`) is raised by `probe()`: that needs a person.
 Periodic work (run by `tieline.events.jobs.JobRunner`):
 
 - `pull(store)`: partners (suppliers) changed in Odoo since the watermark,
-  archived and deleted ones included (`OdooSync.pull_suppliers`);
+  archived and deleted ones included (`OdooSync.pull_suppliers`); it holds
+  the push lock, and a wait for a binding a push has not committed yet
+  defers the run (`BindingConflict`) rather than blocking the pushes;
 - `read_payments(store)`: for hubs without workflows, the payment state of
   every posted invoice whose bill tieline made, one transaction per invoice
   (a hub with workflows reads payments through `tieline.workflows`'
@@ -41,6 +43,7 @@ from pydantic import SecretStr
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._client import Limits, OdooClient, RetryPolicy
 from tieline.connectors.odoo._errors import OdooUnavailable
+from tieline.connectors.odoo._locks import push_lock
 from tieline.connectors.odoo._sync import OdooSync
 from tieline.connectors.odoo.erp import OdooErp
 from tieline.errors import TielineError
@@ -79,6 +82,7 @@ class OdooRuntime:
         config: OdooConfig,
         *,
         retry: RetryPolicy | None = None,
+        lock_wait: float = 5.0,
     ) -> None:
         self.config = config
         self.client = OdooClient.deferred(
@@ -90,7 +94,10 @@ class OdooRuntime:
             retry=retry,
         )
         self.sync = OdooSync(
-            self.client, instance=config.instance, companies=config.companies
+            self.client,
+            instance=config.instance,
+            companies=config.companies,
+            lock_wait=lock_wait,
         )
         self.erp = OdooErp(self.sync)
 
@@ -137,8 +144,10 @@ class OdooRuntime:
         """Pull the records changed in Odoo since the last pull."""
         # The transaction first, then the lock: the push consumer takes them
         # in that order (its handler runs inside its transaction), and the
-        # other order deadlocks with it on SQLite's single writer.
-        with store.transaction() as tx, self.sync.lock:
+        # other order deadlocks with it on SQLite's single writer. On
+        # PostgreSQL a wait for a row a push holds is bounded (`push_lock`):
+        # the job is deferred and runs again.
+        with store.transaction() as tx, push_lock(self.sync, tx, "odoo pull"):
             result = self.sync.pull_suppliers(tx)
         log.info("odoo.pull.done", changed=result.changed, deleted=result.deleted)
         return f"suppliers changed {result.changed}, deleted {result.deleted}"

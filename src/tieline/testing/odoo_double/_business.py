@@ -4,10 +4,21 @@ Defaults (company, currency, sequences), computed fields (display names,
 order and bill totals, received and billed quantities) and checks that the
 recordings show, registered on a `Database`. The workflow buttons live in
 `_workflow`.
+
+Taxes are computed as Odoo computes percentage taxes excluded from the price:
+each line's tax is its quantity x price times the rate, and the company's
+`tax_calculation_rounding_method` says where it is rounded to the currency
+(half-up): per line and tax (`round_per_line`, Odoo's default), or once per
+tax over the whole document (`round_globally`). A line may not carry any
+other kind of tax (included in the price, fixed, group): the double refuses
+it rather than compute it wrong.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tieline.testing.odoo_double._errors import odoo_error
@@ -40,6 +51,7 @@ def _install_defaults(db: Database) -> None:
             "res.partner.bank": _bank_defaults,
             "stock.picking": _picking_defaults,
             "account.payment.register": _register_defaults,
+            "account.tax": _tax_defaults,
         }
     )
 
@@ -69,6 +81,15 @@ def _partner_defaults(env: Env, row: Raw) -> None:
 def _company_defaults(env: Env, row: Raw) -> None:
     row.setdefault("currency_id", _company_currency(env, 1))
     row.setdefault("sequence", 10)
+    row.setdefault("tax_calculation_rounding_method", "round_per_line")
+
+
+def _tax_defaults(env: Env, row: Raw) -> None:
+    row.setdefault("amount_type", "percent")
+    row.setdefault("type_tax_use", "sale")
+    row.setdefault("price_include", False)
+    row.setdefault("sequence", 1)
+    row.setdefault("company_id", env.company_id)
 
 
 def _order_defaults(env: Env, row: Raw) -> None:
@@ -241,20 +262,16 @@ def _install_computes(db: Database) -> None:
             ("account.analytic.account", "root_plan_id"): _root_plan,
             ("account.analytic.plan", "complete_name"): _plan_name,
             ("purchase.order.line", "price_subtotal"): _line_subtotal(
-                "purchase.order.line", "product_qty"
+                "purchase.order.line"
             ),
-            ("purchase.order.line", "price_tax"): _line_tax(
-                "purchase.order.line", "product_qty"
-            ),
-            ("purchase.order.line", "price_total"): _line_total(
-                "purchase.order.line", "product_qty"
-            ),
+            ("purchase.order.line", "price_tax"): _line_tax("purchase.order.line"),
+            ("purchase.order.line", "price_total"): _line_total("purchase.order.line"),
             ("purchase.order.line", "qty_received"): _qty_received,
             ("purchase.order.line", "qty_invoiced"): _qty_invoiced,
             ("purchase.order.line", "qty_to_invoice"): _qty_to_invoice,
-            ("purchase.order", "amount_untaxed"): _order_sum("price_subtotal"),
-            ("purchase.order", "amount_tax"): _order_sum("price_tax"),
-            ("purchase.order", "amount_total"): _order_sum("price_total"),
+            ("purchase.order", "amount_untaxed"): _order_untaxed,
+            ("purchase.order", "amount_tax"): _order_tax,
+            ("purchase.order", "amount_total"): _order_total,
             ("purchase.order", "picking_ids"): _order_pickings,
             ("purchase.order", "invoice_ids"): _order_bills,
             ("purchase.order", "invoice_count"): lambda d, i: len(_order_bills(d, i)),
@@ -262,13 +279,11 @@ def _install_computes(db: Database) -> None:
             ("purchase.order", "invoice_status"): _invoice_status,
             ("stock.picking", "picking_type_code"): _picking_type_code,
             ("account.move.line", "price_subtotal"): _line_subtotal(
-                "account.move.line", "quantity"
+                "account.move.line"
             ),
-            ("account.move.line", "price_total"): _line_total(
-                "account.move.line", "quantity"
-            ),
-            ("account.move", "amount_untaxed"): _move_sum("price_subtotal"),
-            ("account.move", "amount_total"): _move_sum("price_total"),
+            ("account.move.line", "price_total"): _line_total("account.move.line"),
+            ("account.move", "amount_untaxed"): _move_untaxed,
+            ("account.move", "amount_total"): _move_total,
             ("account.move", "amount_tax"): _move_tax,
         }
     )
@@ -313,35 +328,121 @@ def _plan_name(db: Database, rec_id: int) -> Any:
     return f"{_plan_name(db, parent)} / {name}" if parent else name
 
 
-def _tax_rate(db: Database, model: str, rec_id: int) -> float:
-    field = (
-        "tax_ids" if model == "account.move.line" or db.version >= 19 else "taxes_id"
+def _line_subtotal(model: str) -> Any:
+    def compute(db: Database, rec_id: int) -> Any:
+        taxed = _line_taxes(db, model, rec_id)
+        return float(_round(taxed.base, taxed.digits))
+
+    return compute
+
+
+def _line_tax(model: str) -> Any:
+    def compute(db: Database, rec_id: int) -> Any:
+        taxed = _line_taxes(db, model, rec_id)
+        return float(taxed.total() - _round(taxed.base, taxed.digits))
+
+    return compute
+
+
+def _line_total(model: str) -> Any:
+    return lambda db, rec_id: float(_line_taxes(db, model, rec_id).total())
+
+
+# Taxes (see the module's docstring).
+
+# Line model -> (quantity field, document field, document model).
+_TAXED_LINES = {
+    "purchase.order.line": ("product_qty", "order_id", "purchase.order"),
+    "account.move.line": ("quantity", "move_id", "account.move"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _LineTaxes:
+    """One line's base and taxes, unrounded, and how its document rounds."""
+
+    base: Decimal
+    taxes: list[tuple[int, Decimal]]
+    digits: int
+    globally: bool
+
+    def total(self) -> Decimal:
+        """The line's total with its taxes, as the line shows it."""
+        if self.globally:
+            return _round(self.base + sum(t for _, t in self.taxes), self.digits)
+        rounded = sum(_round(t, self.digits) for _, t in self.taxes)
+        return _round(self.base, self.digits) + rounded
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+def _round(value: Decimal, digits: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def _tax_field(db: Database, model: str) -> str:
+    return "tax_ids" if model == "account.move.line" or db.version >= 19 else "taxes_id"
+
+
+def _line_taxes(db: Database, model: str, rec_id: int) -> _LineTaxes:
+    qty_field, document_field, document_model = _TAXED_LINES[model]
+    row = db.tables[model].get(rec_id, {})
+    base = _decimal(row.get(qty_field)) * _decimal(row.get("price_unit"))
+    taxes = [
+        (
+            tax,
+            base * _decimal(db.tables["account.tax"].get(tax, {}).get("amount")) / 100,
+        )
+        for tax in row.get(_tax_field(db, model)) or []
+    ]
+    document = db.tables[document_model].get(row.get(document_field) or 0, {})
+    currency = db.tables["res.currency"].get(document.get("currency_id") or 0, {})
+    digits = currency.get("decimal_places")
+    company = db.tables["res.company"].get(document.get("company_id") or 0, {})
+    method = company.get("tax_calculation_rounding_method")
+    return _LineTaxes(
+        base, taxes, 2 if digits is None else int(digits), method == "round_globally"
     )
-    taxes = db.tables[model].get(rec_id, {}).get(field) or []
-    return sum(db.tables["account.tax"].get(t, {}).get("amount") or 0.0 for t in taxes)
 
 
-def _line_subtotal(model: str, qty_field: str) -> Any:
-    def compute(db: Database, rec_id: int) -> Any:
-        row = db.tables[model].get(rec_id, {})
-        return round((row.get(qty_field) or 0.0) * (row.get("price_unit") or 0.0), 2)
+def _document_tax(db: Database, model: str, line_ids: list[int]) -> Decimal:
+    """A document's tax: the sum of its lines' rounded taxes, or, rounding
+    globally, the sum of each tax's amount over the document, rounded."""
+    lines = [_line_taxes(db, model, i) for i in line_ids]
+    if not lines:
+        return Decimal(0)
+    digits = lines[0].digits
+    if not lines[0].globally:
+        return sum(
+            (_round(t, digits) for line in lines for _, t in line.taxes), Decimal(0)
+        )
+    per_tax: dict[int, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        for tax, amount in line.taxes:
+            per_tax[tax] += amount
+    return sum((_round(t, digits) for t in per_tax.values()), Decimal(0))
 
-    return compute
+
+def _document_untaxed(db: Database, model: str, line_ids: list[int]) -> Decimal:
+    lines = [_line_taxes(db, model, i) for i in line_ids]
+    return sum((_round(line.base, line.digits) for line in lines), Decimal(0))
 
 
-def _line_tax(model: str, qty_field: str) -> Any:
-    subtotal = _line_subtotal(model, qty_field)
-
-    def compute(db: Database, rec_id: int) -> Any:
-        return round(subtotal(db, rec_id) * _tax_rate(db, model, rec_id) / 100, 2)
-
-    return compute
+def _order_untaxed(db: Database, order_id: int) -> Any:
+    lines = _order_lines(db, order_id)
+    return float(_document_untaxed(db, "purchase.order.line", lines))
 
 
-def _line_total(model: str, qty_field: str) -> Any:
-    subtotal = _line_subtotal(model, qty_field)
-    tax = _line_tax(model, qty_field)
-    return lambda db, rec_id: round(subtotal(db, rec_id) + tax(db, rec_id), 2)
+def _order_tax(db: Database, order_id: int) -> Any:
+    return float(_document_tax(db, "purchase.order.line", _order_lines(db, order_id)))
+
+
+def _order_total(db: Database, order_id: int) -> Any:
+    lines = _order_lines(db, order_id)
+    model = "purchase.order.line"
+    return float(_document_untaxed(db, model, lines) + _document_tax(db, model, lines))
 
 
 def _order_lines(db: Database, order_id: int) -> list[int]:
@@ -350,14 +451,6 @@ def _order_lines(db: Database, order_id: int) -> list[int]:
         for i, r in db.tables["purchase.order.line"].items()
         if r.get("order_id") == order_id
     ]
-
-
-def _order_sum(name: str) -> Any:
-    def compute(db: Database, order_id: int) -> Any:
-        lines = _order_lines(db, order_id)
-        return round(sum(db.raw("purchase.order.line", i, name) for i in lines), 2)
-
-    return compute
 
 
 def _qty_received(db: Database, line_id: int) -> Any:
@@ -437,20 +530,19 @@ def _move_lines(db: Database, move_id: int) -> list[int]:
     ]
 
 
-def _move_sum(name: str) -> Any:
-    def compute(db: Database, move_id: int) -> Any:
-        lines = _move_lines(db, move_id)
-        return round(sum(db.raw("account.move.line", i, name) for i in lines), 2)
-
-    return compute
+def _move_untaxed(db: Database, move_id: int) -> Any:
+    lines = _move_lines(db, move_id)
+    return float(_document_untaxed(db, "account.move.line", lines))
 
 
 def _move_tax(db: Database, move_id: int) -> Any:
-    return round(
-        _move_sum("price_total")(db, move_id)
-        - _move_sum("price_subtotal")(db, move_id),
-        2,
-    )
+    return float(_document_tax(db, "account.move.line", _move_lines(db, move_id)))
+
+
+def _move_total(db: Database, move_id: int) -> Any:
+    lines = _move_lines(db, move_id)
+    model = "account.move.line"
+    return float(_document_untaxed(db, model, lines) + _document_tax(db, model, lines))
 
 
 # Checks.
@@ -467,8 +559,30 @@ def _install_checks(db: Database) -> None:
             "res.partner:unlink": _guard_partner_unlink,
             "res.partner.bank": _check_bank,
             "stock.backorder.confirmation": _after_backorder_wizard,
+            "purchase.order.line": _check_line_taxes("purchase.order.line"),
+            "account.move.line": _check_line_taxes("account.move.line"),
         }
     )
+
+
+def _check_line_taxes(model: str) -> Any:
+    """Refuse a tax the double cannot compute as Odoo would (see the module's
+    docstring), instead of answering totals Odoo would not."""
+
+    def check(env: Env, rec_id: int) -> None:
+        row = env.db.tables[model][rec_id]
+        for tax_id in row.get(_tax_field(env.db, model)) or []:
+            tax = env.db.tables["account.tax"].get(tax_id, {})
+            if tax.get("amount_type", "percent") != "percent" or tax.get(
+                "price_include"
+            ):
+                raise odoo_error(
+                    "UserError",
+                    f"the Odoo double computes percentage taxes excluded from "
+                    f"the price only, not tax {tax.get('name')!r}",
+                )
+
+    return check
 
 
 def _after_backorder_wizard(env: Env, rec_id: int) -> None:

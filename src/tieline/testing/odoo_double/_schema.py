@@ -107,6 +107,7 @@ ORDERS = {
     "account.analytic.plan": "sequence, id",
     "project.project": "sequence, name, id",
     "res.company": "sequence, name",
+    "account.tax": "sequence, id",
 }
 
 # name: (type, label, relation or selection, required)
@@ -188,7 +189,11 @@ _HAND: dict[str, tuple[str, dict[str, tuple[Any, ...]]]] = {
         {
             "name": ("char", "Tax Name", None, True),
             "amount": ("float", "Amount"),
+            "amount_type": ("char", "Tax Computation"),
             "type_tax_use": ("char", "Tax Type"),
+            "price_include": ("boolean", "Included in Price"),
+            "sequence": ("integer", "Sequence"),
+            "active": ("boolean", "Active"),
             "company_id": (_M2O, "Company", "res.company"),
         },
     ),
@@ -268,7 +273,7 @@ _HAND: dict[str, tuple[str, dict[str, tuple[Any, ...]]]] = {
 def _hand_models(version: int) -> dict[str, ModelSpec]:
     models: dict[str, ModelSpec] = {}
     for name, (label, fields) in _HAND.items():
-        spec = ModelSpec(name, label)
+        spec = ModelSpec(name, label, order=ORDERS.get(name, "id"))
         for fname, attrs in fields.items():
             ftype, string, relation, required = (*attrs, None, False)[:4]
             if name == "res.users" and fname == "groups_id" and version >= 19:

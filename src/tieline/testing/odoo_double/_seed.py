@@ -1,11 +1,11 @@
 """The base records a fresh Odoo database has, as far as tieline needs them.
 
-One company ("My Company (San Francisco)", USD), the admin user (uid 2, login
-`admin`, in the Analytic Accounting group), OdooBot archived, the USD, EUR and
-GBP currencies (EUR and GBP inactive, as in a new US database), a 15%
-purchase tax, the vendor bills and bank journals, a warehouse with its
-Receipts operation type, the default "Projects" analytic plan (id 1) and the
-installed modules.
+One company ("My Company (San Francisco)", USD, taxes rounded per line), the
+admin user (uid 2, login `admin`, in the Analytic Accounting group), OdooBot
+archived, the USD, EUR and GBP currencies (EUR and GBP inactive, as in a new
+US database), a 15% sale and a 15% purchase tax, the vendor bills and bank
+journals, a warehouse with its Receipts operation type, the default
+"Projects" analytic plan (id 1) and the installed modules.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def seed(db: Database) -> None:
             "currency_id": 1,
             "partner_id": partner,
             "sequence": 0,
+            "tax_calculation_rounding_method": "round_per_line",
         },
     )
     db.tables["res.partner"][partner]["company_id"] = company
@@ -150,19 +151,20 @@ def _users(db: Database, company: int, admin_partner: int) -> None:
 
 
 def _accounting(db: Database, company: int) -> None:
-    db.insert(
-        "account.tax",
-        {"name": "15%", "amount": 15.0, "type_tax_use": "sale", "company_id": company},
-    )
-    db.insert(
-        "account.tax",
-        {
-            "name": "15%",
-            "amount": 15.0,
-            "type_tax_use": "purchase",
-            "company_id": company,
-        },
-    )
+    for use in ("sale", "purchase"):
+        db.insert(
+            "account.tax",
+            {
+                "name": "15%",
+                "amount": 15.0,
+                "amount_type": "percent",
+                "price_include": False,
+                "type_tax_use": use,
+                "sequence": 1,
+                "active": True,
+                "company_id": company,
+            },
+        )
     for name, code, kind in (
         ("Customer Invoices", "INV", "sale"),
         ("Vendor Bills", "BILL", "purchase"),

@@ -1,18 +1,18 @@
 """Supplier invoice / credit note <-> vendor bill (account.move in_invoice /
 in_refund), linked to the order lines and posted when approved.
 
-TODO: tax categories are not mapped to Odoo taxes yet: bill lines go with no
-tax, so Odoo's total is the net amount and the tax must be added in Odoo by
-hand; until then a bill's tax differs from the invoice's.
+Each line goes at its net amount with the Odoo purchase tax of its rate
+(`mappers.taxes`); Odoo computes the tax itself, by its company's rounding
+rule, and the bill's totals must then be the invoice's to the cent
+(`totals_differ`) before it is posted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from tieline.connectors.odoo.mappers._base import Mapper
+from tieline.connectors.odoo.mappers._base import Mapper, money
 from tieline.model import InvoiceLine, InvoiceType
 from tieline.model.invoices import SupplierInvoice
 
@@ -42,9 +42,9 @@ class InvoiceMapper(Mapper):
         partner_id: int,
         company_id: int,
         currency_id: int,
-        line_values: Callable[[InvoiceLine], dict[str, Any]],
+        lines: list[dict[str, Any]],
     ) -> dict[str, Any]:
-        """Values of the bill with its lines."""
+        """Values of the bill with its lines (values made by `line`)."""
         values = self.direct_to_odoo(invoice)
         if not values["invoice_date_due"]:
             values.pop("invoice_date_due")
@@ -53,7 +53,7 @@ class InvoiceMapper(Mapper):
             partner_id=partner_id,
             company_id=company_id,
             currency_id=currency_id,
-            invoice_line_ids=[[0, 0, line_values(line)] for line in invoice.lines],
+            invoice_line_ids=[[0, 0, line] for line in lines],
         )
         return values
 
@@ -64,8 +64,10 @@ class InvoiceMapper(Mapper):
         product_id: int,
         purchase_line_id: int | None,
         analytic: dict[str, Decimal] | None,
+        tax_ids: list[int],
     ) -> dict[str, Any]:
-        """One bill line: quantity and price give exactly the net amount."""
+        """One bill line: quantity and price give exactly the net amount, and
+        `tax_ids` replace whatever taxes the product would bring."""
         if (
             line.quantity
             and line.unit_price is not None
@@ -79,7 +81,7 @@ class InvoiceMapper(Mapper):
             "name": line.description or line.line_key,
             "quantity": quantity,
             "price_unit": price,
-            "tax_ids": [[6, 0, []]],
+            "tax_ids": [[6, 0, tax_ids]],
             "analytic_distribution": analytic or False,
         }
         if purchase_line_id is not None:
@@ -93,3 +95,35 @@ class InvoiceMapper(Mapper):
             ("partner_id", "=", partner_id),
             ("ref", "=", invoice.supplier_reference),
         ]
+
+    def totals_fields(self) -> list[str]:
+        """Bill fields the totals check reads."""
+        return ["name", "state", "amount_untaxed", "amount_tax", "amount_total"]
+
+    def totals_differ(
+        self, bill: dict[str, Any], invoice: SupplierInvoice
+    ) -> str | None:
+        """Why Odoo's totals of the bill are not the invoice's, or None."""
+        currency = invoice.currency
+        net, tax, total = (
+            money(bill[name], currency)
+            for name in ("amount_untaxed", "amount_tax", "amount_total")
+        )
+        if (net, tax, total) == (
+            invoice.net_total,
+            invoice.tax_total,
+            invoice.gross_total,
+        ):
+            return None
+        name = bill["name"] if bill["name"] not in (False, "/") else f"id {bill['id']}"
+        then = (
+            "the bill stays in draft in Odoo; correct its taxes there (or delete "
+            "the draft to have it made anew from the invoice), then replay"
+            if bill["state"] == "draft"
+            else "the bill is posted in Odoo already; settle the difference there"
+        )
+        return (
+            f"Odoo computes bill {name} at net {net} + tax {tax} = {total} "
+            f"{currency}, the invoice says net {invoice.net_total} + tax "
+            f"{invoice.tax_total} = gross {invoice.gross_total}: {then}"
+        )

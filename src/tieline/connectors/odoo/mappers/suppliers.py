@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from tieline.connectors.odoo.mappers._base import Mapper
+from tieline.errors import ValidationFailed
 from tieline.model import BankAccount, Origin, Supplier, SupplierStatus
+from tieline.suppliers import normalise_tax_id
 
 
 class SupplierMapper(Mapper):
@@ -68,6 +70,7 @@ class SupplierMapper(Mapper):
     ) -> Supplier:
         """The canonical supplier a partner row describes."""
         values = self.direct_from_odoo(row)
+        values["tax_id"] = _stored_tax_id(values["tax_id"])
         values["status"] = (
             SupplierStatus.ACTIVE if row.get("active") else SupplierStatus.BLOCKED
         )
@@ -81,3 +84,14 @@ class SupplierMapper(Mapper):
             return existing.model_copy(update=values)
         origin = Origin(system=system, key=f"res.partner:{row['id']}")
         return Supplier(origin=origin, aliases=[values["legal_name"]], **values)
+
+
+def _stored_tax_id(vat: str | None) -> str | None:
+    """Odoo's VAT number as tieline stores tax ids ("BE 0477.472.701" is
+    "BE0477472701"), or as written when it is not one tieline can read."""
+    if not vat:
+        return None
+    try:
+        return normalise_tax_id(vat)
+    except ValidationFailed:
+        return vat
