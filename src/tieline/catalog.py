@@ -40,6 +40,10 @@ OTHER_EVENTS: Final[dict[str, str]] = {
         "a workflow step passed its target time; data names the document, the "
         "step, the due time and the exception's owner"
     ),
+    "tieline.workflow.exception_opened": (
+        "a workflow put something on the exception queue that is not a late "
+        "step (an over-receipt); data names the document, the reason and the owner"
+    ),
     "tieline.workflow.exception_resolved": "a person resolved a workflow exception",
     "tieline.webhook_endpoint.disabled": (
         "an outbound webhook endpoint kept failing and was disabled; data has "

@@ -58,6 +58,15 @@ RIV = {
     "pending_budget_changes": "0.00",
     # CO-SC-RIV-001-02, submitted
     "pending_change_orders": "5000.00",
+    # Per line, what arrived (or is certified) is billed: PO-RIV-001 L1
+    # 48,000 in and 18,000 + 31,000 - 1,000 billed, L2 19,000 and 19,000;
+    # PO-RIV-002 12,000 in, 15,000 billed (ahead: accrues nothing);
+    # SC-RIV-001 certified 120,000 / 20,000 / 6,000, billed the same (the
+    # retention deductions bill no line)
+    "received_not_invoiced": "0.00",
+    # 297,000 committed less 228,000 billed on lines: PO-RIV-002 18,000 -
+    # 15,000; SC-RIV-001 line 2 80,000 - 20,000; line 3 (CO-01) 12,000 - 6,000
+    "open_commitment": "69000.00",
 }
 MIL = {
     # 30,000 + 85,000 + 60,000
@@ -73,6 +82,9 @@ MIL = {
     "remaining": "148000.00",
     "pending_budget_changes": "0.00",
     "pending_change_orders": "0.00",
+    # Both lines received and billed in full
+    "received_not_invoiced": "0.00",
+    "open_commitment": "0.00",
 }
 DCK = {
     # 55,000 + 400,000 + 220,000
@@ -91,6 +103,10 @@ DCK = {
     # BR-DCK-01 is submitted, not approved
     "pending_budget_changes": "20000.00",
     "pending_change_orders": "0.00",
+    # LBB-301 bills exactly what GRN-DCK-0001 received
+    "received_not_invoiced": "0.00",
+    # PO-DCK-001 42,000 - 16,800 + 4,200 - 1,680; SC-DCK-001 240,000 untouched
+    "open_commitment": "267720.00",
 }
 
 # Riverside by cost code: (original, approved changes, committed, received,

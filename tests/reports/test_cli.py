@@ -72,12 +72,45 @@ def test_csv_goes_to_stdout_and_its_warnings_to_stderr(
 
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["row"], r["cost_code"]) for r in rows] == [
-        ("line", "A10"),
-        ("line", "B20"),
-        ("total", ""),
+    assert [(r["row"], r["cost_code"], r["commitment"]) for r in rows] == [
+        ("line", "A10", ""),
+        ("line", "B20", ""),
+        ("total", "", ""),
+        ("commitment", "", "SC-2"),
     ]
     assert rows[2]["committed"] == "150000.00"
+    assert (rows[2]["received_not_invoiced"], rows[2]["open_commitment"]) == (
+        "0.00",
+        "112500.00",
+    )
+    # SC-2: 150,000.00 committed, 37,500.00 received and billed, no claims
+    sc2 = rows[3]
+    assert {k: sc2[k] for k in ("commitment_type", "original_budget")} == {
+        "commitment_type": "subcontract",
+        "original_budget": "",
+    }
+    assert [
+        sc2[k]
+        for k in (
+            "committed",
+            "received",
+            "invoiced",
+            "received_not_invoiced",
+            "open_commitment",
+            "certified_to_date",
+            "retention_held",
+            "retention_released",
+        )
+    ] == [
+        "150000.00",
+        "37500.00",
+        "37500.00",
+        "0.00",
+        "112500.00",
+        "0.00",
+        "0.00",
+        "0.00",
+    ]
     assert "warning: commitment PO-9: is in USD, not the project's EUR" in (
         result.stderr
     )
@@ -91,6 +124,12 @@ def test_the_table_is_the_default_and_fits_in_100_columns(
     assert result.exit_code == 0, result.output
     assert "P-100 (A-1) Harbour Wall, USD: budget and commitments" in result.stdout
     assert "131,734.66" in result.stdout
+    assert "P-100 (A-1) Harbour Wall, USD: accruals and open commitment" in (
+        result.stdout
+    )
+    assert "P-100 (A-1) Harbour Wall, USD: by commitment" in result.stdout
+    for figure in ("1,867.28", "97,734.61", "37,734.61"):
+        assert figure in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 100
 
 

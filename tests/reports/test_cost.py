@@ -44,7 +44,7 @@ D = Decimal
 
 
 def amounts(*values: str) -> dict[str, Decimal]:
-    """The ten amounts, in AMOUNT_KEYS order, as Decimals."""
+    """The twelve amounts, in AMOUNT_KEYS order, as Decimals."""
     assert len(values) == len(AMOUNT_KEYS)
     return dict(zip(AMOUNT_KEYS, map(D, values), strict=True))
 
@@ -75,6 +75,21 @@ def amounts(*values: str) -> dict[str, Decimal]:
 #   Rounded down they add up to 16,666.66; the cent left over goes to the
 #   largest remainder (line 2, .51 of a cent): 2,283.13.
 #   PAY-2 is pending and does not count.
+#
+# Received not invoiced and open commitment, per commitment line (invoiced
+# here is what bills the line: INV-1 line 3 bills no line, so it changes
+# neither; INV-3 is rejected):
+#   PO-1 L1 (03 30 00): received 30,617.28, invoiced 30,000.00 - 1,000.00
+#        = 29,000.00 -> accrual 1,617.28; open 51,234.56 - 29,000.00
+#        = 22,234.56.
+#   PO-1 L2 (31 23 00): received 5,000.05, invoiced 5,000.05 -> accrual 0;
+#        open 20,000.10 - 5,000.05 = 15,000.05.
+#   PO-1 L3 (05 12 00, added by CO-1): received 250.00 -> accrual 250.00;
+#        open 500.00.
+#   SC-1 1 (05 12 00): nothing received or billed -> open 60,000.00.
+#   So 05 12 00: accrual 250.00, open 500.00 + 60,000.00 = 60,500.00.
+#   Totals: accrual 1,867.28; open 22,234.56 + 60,500.00 + 15,000.05
+#   = 97,734.61 (= committed 131,734.66 - 34,000.05 billed on lines).
 HARBOUR_LINES = {
     "03 30 00": amounts(
         "120000.00",
@@ -87,6 +102,8 @@ HARBOUR_LINES = {
         "78765.44",
         "0",
         "0",
+        "1617.28",
+        "22234.56",
     ),
     "05 12 00": amounts(
         "80000.00",
@@ -99,6 +116,8 @@ HARBOUR_LINES = {
         "19500.00",
         "7250.75",
         "0",
+        "250.00",
+        "60500.00",
     ),
     "31 23 00": amounts(
         "45500.50",
@@ -111,6 +130,8 @@ HARBOUR_LINES = {
         "23000.15",
         "0",
         "3000.00",
+        "0",
+        "15000.05",
     ),
 }
 HARBOUR_TOTALS = amounts(
@@ -124,11 +145,14 @@ HARBOUR_TOTALS = amounts(
     "121265.59",
     "7250.75",
     "3000.00",
+    "1867.28",
+    "97734.61",
 )
 
 # Ringstrasse Depot (P-200 / B-1, EUR): SC-2 150,000.00 on A10; B-PAY-1 pays
 # B-INV-1 in full (44,625.00 gross), so paid = invoiced = 37,500.00. PO-9 is
-# in USD: left out, with a warning.
+# in USD: left out, with a warning. K1 is received and billed 37,500.00:
+# nothing accrues, and 150,000.00 - 37,500.00 = 112,500.00 is open.
 DEPOT_LINES = {
     "A10": amounts(
         "200000.00",
@@ -141,9 +165,11 @@ DEPOT_LINES = {
         "50000.00",
         "0",
         "0",
+        "0",
+        "112500.00",
     ),
     "B20": amounts(
-        "55555.55", "0", "55555.55", "0", "0", "0", "0", "55555.55", "0", "0"
+        "55555.55", "0", "55555.55", "0", "0", "0", "0", "55555.55", "0", "0", "0", "0"
     ),
 }
 DEPOT_TOTALS = amounts(
@@ -157,6 +183,8 @@ DEPOT_TOTALS = amounts(
     "105555.55",
     "0",
     "0",
+    "0",
+    "112500.00",
 )
 
 

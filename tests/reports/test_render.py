@@ -54,6 +54,39 @@ def test_json_has_the_issue_shape_with_decimal_strings(
     assert harbour["totals"]["committed"] == "131734.66"
     assert harbour_two["totals"]["original_budget"] == "0.00"
     assert harbour_two["lines"] == []
+    # PO-1 (worked in test_cost.py): lines 71,734.66 committed with CO-1,
+    # 35,867.33 received, 34,000.05 billed on its lines; SC-1 untouched
+    assert [
+        {k: v for k, v in c.items() if k != "commitment_id"}
+        for c in harbour["commitments"]
+    ] == [
+        {
+            "number": "PO-1",
+            "commitment_type": "purchase_order",
+            "committed": "71734.66",
+            "received": "35867.33",
+            "invoiced": "34000.05",
+            "received_not_invoiced": "1867.28",
+            "open_commitment": "37734.61",
+            "certified_to_date": "0.00",
+            "retention_held": "0.00",
+            "retention_released": "0.00",
+        },
+        {
+            "number": "SC-1",
+            "commitment_type": "subcontract",
+            "committed": "60000.00",
+            "received": "0.00",
+            "invoiced": "0.00",
+            "received_not_invoiced": "0.00",
+            "open_commitment": "60000.00",
+            "certified_to_date": "0.00",
+            "retention_held": "0.00",
+            "retention_released": "0.00",
+        },
+    ]
+    # PO-9 is in dollars on the euro project: not listed (it is in the warnings)
+    assert [c["number"] for c in depot["commitments"]] == ["SC-2"]
     assert depot["warnings"] == [
         {
             "record": "commitment PO-9",
@@ -96,10 +129,13 @@ def test_csv_has_a_row_per_cost_code_and_a_total_row_per_project(
         ("A-1", "line", "05 12 00"),
         ("A-1", "line", "31 23 00"),
         ("A-1", "total", ""),
+        ("A-1", "commitment", ""),
+        ("A-1", "commitment", ""),
         ("A-2", "total", ""),
         ("B-1", "line", "A10"),
         ("B-1", "line", "B20"),
         ("B-1", "total", ""),
+        ("B-1", "commitment", ""),
     ]
     first, *_ = rows
     assert first["project_code"] == "P-100"
@@ -107,8 +143,11 @@ def test_csv_has_a_row_per_cost_code_and_a_total_row_per_project(
     assert {k: Decimal(first[k]) for k in AMOUNT_KEYS} == HARBOUR_LINES["03 30 00"]
     assert first["committed"] == "51234.56"
     assert rows[3]["paid"] == "16666.67"
-    assert rows[7]["currency"] == "EUR"
-    assert rows[7]["remaining"] == "105555.55"
+    assert (rows[4]["commitment"], rows[4]["open_commitment"]) == ("PO-1", "37734.61")
+    assert rows[4]["retention_held"] == "0.00"
+    assert rows[0]["commitment"] == rows[0]["retention_held"] == ""
+    assert rows[9]["currency"] == "EUR"
+    assert rows[9]["remaining"] == "105555.55"
 
 
 def test_tables_fit_in_100_columns_and_show_every_figure(
@@ -122,7 +161,16 @@ def test_tables_fit_in_100_columns_and_show_every_figure(
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "P-100 (A-1) Harbour Wall, USD: budget and commitments" in text
     assert "P-200 (B-1) Ringstrasse Depot, EUR: actuals and pending changes" in text
-    for figure in ("253,000.25", "131,734.66", "121,265.59", "16,666.67", "7,250.75"):
+    for figure in (
+        "253,000.25",
+        "131,734.66",
+        "121,265.59",
+        "16,666.67",
+        "7,250.75",
+        "1,867.28",
+        "97,734.61",
+        "37,734.61",
+    ):
         assert figure in text
     assert (
         "warning: commitment PO-9: is in USD, not the project's EUR; left out" in text

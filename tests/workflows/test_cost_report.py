@@ -11,10 +11,11 @@ or not at all.
 While it runs, the test keeps its own books (`Books`) from what it sends and
 decides: each amount goes where the issue's rules put it, computed from the
 test's inputs (quantities, prices, certified amounts, what it paid in Odoo),
-never read back from tieline. At the end `tieline report cost --format json`,
-the commitment figures and the accruals per cost code must equal those
-books to the cent, and Odoo's ledger (bills, and what is paid on them) must
-agree with them.
+never read back from tieline. At the end `tieline report cost --format json`
+(every figure per cost code, accruals and open commitment included, and
+each commitment's figures), the commitment figures and the accruals per cost
+code must equal those books to the cent, and Odoo's ledger (bills, and what
+is paid on them) must agree with them.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from tieline.model import (
 )
 from tieline.reports import (
     AMOUNT_KEYS,
+    COMMITMENT_KEYS,
     accruals_by_cost_code,
     load_commitment_figures,
     read_cost_records,
@@ -616,10 +618,12 @@ def _payments(s: Scenario) -> None:
 # -- what the report says, and what the books say -----------------------------
 
 
-def _reported(
-    tmp_path: Path, flow: OdooFlow
-) -> dict[str, dict[str, dict[str, Decimal]]]:
-    """`tieline report cost --format json`: amounts per project and cost code."""
+Reported = dict[str, dict[str, dict[str, Decimal]]]
+
+
+def _reported(tmp_path: Path, flow: OdooFlow) -> tuple[Reported, Reported]:
+    """`tieline report cost --format json`: amounts per project and cost code,
+    and per commitment number."""
     result = CliRunner().invoke(
         app,
         ["report", "cost", "--format", "json"],
@@ -631,7 +635,8 @@ def _reported(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["warnings"] == []
-    found: dict[str, dict[str, dict[str, Decimal]]] = {}
+    found: Reported = {}
+    commitments: Reported = {}
     for project in report["projects"]:
         assert project["warnings"] == []
         lines = {
@@ -640,7 +645,11 @@ def _reported(
         }
         lines["total"] = {key: D(project["totals"][key]) for key in AMOUNT_KEYS}
         found[project["code"]] = lines
-    return found
+        for figures in project["commitments"]:
+            commitments[figures["number"]] = {
+                key: D(figures[key]) for key in COMMITMENT_KEYS
+            }
+    return found, commitments
 
 
 def _expected(s: Scenario) -> dict[str, dict[str, dict[str, Decimal]]]:
@@ -657,6 +666,15 @@ def _expected(s: Scenario) -> dict[str, dict[str, dict[str, Decimal]]]:
                 amounts["original_budget"] + amounts["approved_changes"]
             )
             amounts["remaining"] = amounts["revised_budget"] - amounts["committed"]
+            placed = [
+                line for line in s.books.lines.values() if line.place == (code_of, code)
+            ]
+            amounts["received_not_invoiced"] = sum(
+                (line.accrued for line in placed), D(0)
+            )
+            amounts["open_commitment"] = sum(
+                (line.committed - line.invoiced for line in placed), D(0)
+            )
             lines[code] = amounts
             for key, amount in amounts.items():
                 total[key] += amount
@@ -742,10 +760,22 @@ def test_the_cost_report_after_every_workflow_equals_the_tests_own_books(
     s.books.settle()
 
     # When the cost report is read from the command line
-    reported = _reported(tmp_path, flow)
+    reported, by_commitment = _reported(tmp_path, flow)
 
-    # Then every figure of every project and cost code is the books' figure
+    # Then every figure of every project and cost code is the books' figure,
+    # accruals and open commitment included
     assert reported == _expected(s)
+
+    # And so is each commitment's line in the report: open commitment,
+    # accruals, certified to date and retention held and released
+    books = _commitment_books(s)
+    assert by_commitment == {
+        number: {key: figures[key] for key in COMMITMENT_KEYS}
+        for number, figures in books.items()
+    }
+    assert any(f["retention_held"] > 0 for f in by_commitment.values())
+    assert any(f["retention_released"] > 0 for f in by_commitment.values())
+    assert any(f["received_not_invoiced"] > 0 for f in by_commitment.values())
 
     # And so are each commitment's figures: accruals, certified work, retention
     figures = {
@@ -761,7 +791,7 @@ def test_the_cost_report_after_every_workflow_equals_the_tests_own_books(
         }
         for f in load_commitment_figures(flow.store)
     }
-    assert figures == _commitment_books(s)
+    assert figures == books
 
     # And the accruals (received, not invoiced) per project and cost code
     codes = {project.id: project.code for project in s.projects}

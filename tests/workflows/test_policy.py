@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from tieline.errors import ConfigurationError
 from tieline.workflows import (
+    SLA_DEFAULTS,
     DocumentType,
     NoApprovalRule,
     Tolerance,
@@ -77,3 +80,51 @@ def test_one_login_cannot_belong_to_two_identities() -> None:
     text = POLICY + '[[identity]]\nid = "x"\nlogins = { odoo = "PPAT" }\n'
     with pytest.raises(ConfigurationError, match=r"belongs to pm\.pat and x"):
         parse_policies(text)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Workflow policy")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_the_readmes_example_policy_loads_and_means_what_it_says() -> None:
+    # Given the README's example, as a user would copy it
+    (example,) = re.findall(r"```toml\n(.*?)```", _readme_section(), re.S)
+
+    policies = parse_policies(example, source="README.md")
+
+    # Then its bands, delegation, tolerances, SLAs and owners are as described
+    assert policies.rule_for(_subject("9999.99")).name == "site-orders"
+    assert policies.rule_for(_subject("10000")).name == "large-orders"
+    large = policies.rule_for(_subject("25000"))
+    assert [a.person for a in policies.assignees(large, date(2026, 8, 14))] == [
+        "dir.dan",
+        "fin.fay",
+    ]
+    assert [a.person for a in policies.assignees(large, date(2026, 8, 15))] == [
+        "dir.dan"
+    ]
+    assert policies.tolerance("ACME-UK") == Tolerance(price_percent=D(1))
+    assert policies.tolerance("ACME-US") == Tolerance()
+    assert policies.sla("requisition_approval") == timedelta(hours=24)
+    assert policies.sla("invoice_approval") == timedelta(hours=72)
+    assert policies.owner(policies.rule_for(_subject("50"))) == "dir.dan"
+    assert policies.owner(None) == "fin.fay"
+    service = policies.directory.parse("procore:integration")
+    assert (service.id, service.kind.value) == ("svc.procore", "service")
+    assert policies.directory.parse("odoo:ppat").id == "pm.pat"
+
+
+def test_the_readme_states_the_defaults_the_code_has() -> None:
+    section = " ".join(_readme_section().split())
+    stated = dict(re.findall(r"`([a-z_]+)` (\d+)", section))
+    assert {step: int(hours) for step, hours in stated.items()} == dict(SLA_DEFAULTS)
+    assert '`quantity_percent = "0"`' in section
+    assert '`price_percent = "2"`' in section
+    assert Tolerance() == Tolerance(quantity_percent=D(0), price_percent=D(2))
+    assert "(default `unassigned`)" in section
+    assert parse_policies("").default_owner == "unassigned"

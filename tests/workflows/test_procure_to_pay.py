@@ -480,7 +480,8 @@ def test_a_duplicate_invoice_is_stopped(odoo_flow: OdooFlow) -> None:
     kept = stored(flow, again)
     assert kept.status is InvoiceStatus.REJECTED
     assert kept.status_reason == (
-        f"duplicate of invoice {first.id} (same supplier and reference)"
+        f"{flow.supplier.legal_name} invoice {reference.lower()} of 2026-03-09 "
+        f"duplicates invoice {reference} of 2026-03-09 (same supplier and reference)"
     )
     assert stored(flow, first).status is InvoiceStatus.POSTED
     assert list(odoo_view.bills(flow)) == [reference]
@@ -506,3 +507,33 @@ def test_an_illegal_move_is_refused_with_a_reason(flow: Flow) -> None:
         "to released"
     )
     assert flow.memory.calls == ["post_vendor_bill INV-4"]
+
+
+def test_a_duplicate_names_the_supplier_and_both_invoices_by_number_and_date(
+    flow: Flow,
+) -> None:
+    # Given an invoice INV-77 of 9 March, matched and posted
+    order = award(flow, "PO-77", "10", "150.00")
+    flow.save(receipt(order, "GR-77", ("1", "10"), final=True))
+    first = invoice(order, "INV-77", ("1", "10", "150.00", "1500.00"))
+    flow.save(first)
+    flow.drive()
+
+    # When the supplier mails it again a week later, its number spelled apart
+    again = invoice(
+        order, " inv-77 ", ("1", "10", "150.00", "1500.00"), key="mail-78"
+    ).model_copy(update={"issue_date": date(2026, 3, 16)})
+    flow.save(again)
+    flow.drive()
+
+    # Then the stop names the supplier, this invoice's number, and the one it
+    # repeats by number and date, in the record and in the history
+    reason = (
+        "Cascade Concrete LLC invoice inv-77 of 2026-03-16 duplicates invoice "
+        "INV-77 of 2026-03-09 (same supplier and reference)"
+    )
+    kept = stored(flow, again)
+    assert (kept.status, kept.status_reason) == (InvoiceStatus.REJECTED, reason)
+    (step,) = [h for h in history(flow.store, again.id) if h.to_state == "duplicate"]
+    assert (step.actor, step.comment) == ("system:intake", reason)
+    assert first.id not in reason

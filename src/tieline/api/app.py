@@ -30,6 +30,7 @@ from tieline.api._hooks import HookEdge, TielineApp
 from tieline.api._middleware import BodyLimit, LastResort, SecurityHeaders
 from tieline.api._ratelimit import RateLimiter
 from tieline.api._records import records_router
+from tieline.api._submissions import router as submissions_router
 from tieline.api._webhooks import router as webhooks_router
 from tieline.api._workflow_actions import router as workflow_router
 from tieline.errors import ValidationFailed
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(workflow_router)
     app.include_router(exceptions_router)
+    app.include_router(submissions_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -1,7 +1,7 @@
 """`tieline tasks|approve|reject|history|sla-sweep`: workflows for people.
 
 The exception queue's commands (`tieline exceptions ...`) are in `_exceptions`
-and are added here.
+and `tieline requisition submit` in `_requisitions`; both are added here.
 
 Each command is a thin shell over `tieline.workflows.people` (the functions an
 API route or a console page calls too). The policy file is
@@ -153,8 +153,10 @@ def sla_sweep(policies: Policies = None) -> None:
 def register_commands(app: typer.Typer) -> None:
     """Add the workflow commands to the `tieline` app."""
     from tieline.cli._exceptions import exceptions_app
+    from tieline.cli._requisitions import requisition_app
 
     app.add_typer(exceptions_app, name="exceptions")
+    app.add_typer(requisition_app, name="requisition")
     app.command("tasks")(tasks)
     app.command("approve")(approve_)
     app.command("reject")(reject_)

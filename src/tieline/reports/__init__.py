@@ -13,14 +13,12 @@ from tieline.reports._commitments import (
     build_commitment_figures,
     load_commitment_figures,
 )
-from tieline.reports._cost import (
+from tieline.reports._cost import build_cost_report, describe, load_cost_report
+from tieline.reports._records import (
     COUNTED_COMMITMENTS,
     COUNTED_INVOICES,
     CostRecords,
-    build_cost_report,
-    describe,
     latest_certificates,
-    load_cost_report,
     read_cost_records,
 )
 from tieline.reports._render import (
@@ -32,6 +30,7 @@ from tieline.reports._render import (
 )
 from tieline.reports._report import (
     AMOUNT_KEYS,
+    COMMITMENT_KEYS,
     CostAmounts,
     CostLine,
     CostReport,
@@ -42,6 +41,7 @@ from tieline.reports._report import (
 
 __all__ = [
     "AMOUNT_KEYS",
+    "COMMITMENT_KEYS",
     "COUNTED_COMMITMENTS",
     "COUNTED_INVOICES",
     "REPORT_FORMATS",

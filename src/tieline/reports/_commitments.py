@@ -16,61 +16,42 @@ Per commitment line (rules stated once; tests/workflows checks each):
 Per subcontract, from its latest certificate: certified to date, retention
 held (the claim's own `retention_held()`), and whether it was released (the
 commitment's `retention_released_on`): released retention is no longer held.
+
+The cost report (`_cost`) sums each line's accrual and open commitment into
+the line's project and cost code, and lists each commitment's figures under
+its project.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from tieline.model import (
     ChangeOrderStatus,
     Commitment,
-    CommitmentType,
     GoodsReceipt,
     ProgressClaim,
     ReceiptStatus,
     SupplierInvoice,
 )
-from tieline.reports._cost import (
+from tieline.reports._records import (
     COUNTED_COMMITMENTS,
     COUNTED_INVOICES,
     CostRecords,
     latest_certificates,
     read_cost_records,
 )
+from tieline.reports._report import CommitmentFigures
 from tieline.store import Store, Transaction
 
 _ZERO = Decimal(0)
 LineKey = tuple[str, str]  # (commitment id, line key)
 
 
-@dataclass(frozen=True, slots=True)
-class CommitmentFigures:
-    """One commitment's figures, in its own currency."""
-
-    commitment_id: str
-    number: str
-    commitment_type: CommitmentType
-    project_id: str
-    currency: str
-    committed: Decimal
-    received: Decimal
-    invoiced: Decimal
-    received_not_invoiced: Decimal
-    certified_to_date: Decimal
-    retention_held: Decimal
-    retention_released: Decimal
-
-    @property
-    def open_commitment(self) -> Decimal:
-        """Committed minus invoiced."""
-        return self.committed - self.invoiced
-
-
-def _committed(records: CostRecords) -> dict[LineKey, Decimal]:
+def committed_by_line(records: CostRecords) -> dict[LineKey, Decimal]:
+    """Committed per line of approved and closed commitments, change orders in."""
     counted = {c.id for c in records.commitments if c.status in COUNTED_COMMITMENTS}
     sums: defaultdict[LineKey, Decimal] = defaultdict(Decimal)
     for commitment in records.commitments:
@@ -125,6 +106,19 @@ def accruals(records: CostRecords) -> dict[LineKey, Decimal]:
     return found
 
 
+def open_by_line(records: CostRecords) -> dict[LineKey, Decimal]:
+    """Open commitment per line of approved and closed commitments.
+
+    Committed minus invoiced, not held at zero: a line billed past its
+    value shows how far, as the commitment's own figure does.
+    """
+    invoiced = invoiced_by_line(records)
+    return {
+        key: committed - invoiced.get(key, _ZERO)
+        for key, committed in committed_by_line(records).items()
+    }
+
+
 def accruals_by_line(tx: Transaction, project_id: str) -> dict[LineKey, Decimal]:
     """The accruals of one project's commitments, read in `tx`."""
     records = CostRecords(
@@ -165,7 +159,7 @@ def accruals_by_cost_code(records: CostRecords) -> dict[tuple[str, str], Decimal
 
 def build_commitment_figures(records: CostRecords) -> list[CommitmentFigures]:
     """The figures of every approved or closed commitment, by number."""
-    committed = _committed(records)
+    committed = committed_by_line(records)
     received = received_by_line(records)
     invoiced = invoiced_by_line(records)
     accrued = accruals(records)
@@ -230,5 +224,7 @@ __all__: Sequence[str] = (
     "accruals_by_cost_code",
     "accruals_by_line",
     "build_commitment_figures",
+    "committed_by_line",
     "load_commitment_figures",
+    "open_by_line",
 )

@@ -55,7 +55,15 @@ The rules, stated once (tests/reports/ checks each):
   its latest certified (or paid) progress claim, certified to date, each in
   the place of the commitment line it values. Submitted, rejected and older
   claims do not count (a later certificate is to date, so it replaces them).
-  Per-subcontract retention and accruals are in `tieline.reports._commitments`.
+- **Received not invoiced** (the accrual) and **open commitment**: per
+  commitment line as `tieline.reports._commitments` states them, summed
+  into the line's project and cost code (a line a change order adds goes
+  to the commitment's project), in the commitment's currency under the
+  currency rule. Invoice lines billing no commitment line change neither.
+- **Per commitment**: each approved or closed commitment of the project in
+  its currency, with committed, received, invoiced, received not invoiced,
+  open commitment, and for a subcontract certified to date and retention
+  held and released (`ProjectCost.commitments`).
 TODO: cost codes are reported as recorded, not rolled up their hierarchy: a
 user who wants a division total (all of 03 for concrete) adds lines by hand.
 """
@@ -63,8 +71,7 @@ user who wants a division total (all of 03 for concrete) adds lines by hand.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from decimal import Decimal
 
 from tieline.model import (
@@ -74,13 +81,10 @@ from tieline.model import (
     CanonicalRecord,
     ChangeOrder,
     ChangeOrderStatus,
-    ClaimStatus,
     Commitment,
-    CommitmentStatus,
     CostCode,
     GoodsReceipt,
     InvoiceLine,
-    InvoiceStatus,
     Payment,
     PaymentAllocation,
     PaymentStatus,
@@ -90,7 +94,20 @@ from tieline.model import (
     RevisionStatus,
 )
 from tieline.model.invoices import SupplierInvoice
+from tieline.reports._commitments import (
+    accruals,
+    build_commitment_figures,
+    open_by_line,
+)
+from tieline.reports._records import (
+    COUNTED_COMMITMENTS,
+    COUNTED_INVOICES,
+    CostRecords,
+    latest_certificates,
+    read_cost_records,
+)
 from tieline.reports._report import (
+    CommitmentFigures,
     CostAmounts,
     CostLine,
     CostReport,
@@ -99,17 +116,8 @@ from tieline.reports._report import (
     ReportWarning,
 )
 from tieline.reports._split import prorate, split_pro_rata
-from tieline.store import Store, Transaction
+from tieline.store import Store
 
-COUNTED_COMMITMENTS = frozenset({CommitmentStatus.APPROVED, CommitmentStatus.CLOSED})
-COUNTED_INVOICES = frozenset(
-    {
-        InvoiceStatus.MATCHED,
-        InvoiceStatus.APPROVED,
-        InvoiceStatus.POSTED,
-        InvoiceStatus.PAID,
-    }
-)
 _REVISION_FIGURES = {
     RevisionStatus.APPROVED: Figure.APPROVED_CHANGES,
     RevisionStatus.SUBMITTED: Figure.PENDING_BUDGET_CHANGES,
@@ -121,50 +129,6 @@ _CHANGE_ORDER_FIGURES = {
 
 # Where an amount goes: (project id, cost code).
 Place = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class CostRecords:
-    """Every record the cost report reads, as read in one transaction."""
-
-    projects: Sequence[Project]
-    cost_codes: Sequence[CostCode] = ()
-    budgets: Sequence[Budget] = ()
-    revisions: Sequence[BudgetRevision] = ()
-    commitments: Sequence[Commitment] = ()
-    change_orders: Sequence[ChangeOrder] = ()
-    receipts: Sequence[GoodsReceipt] = ()
-    invoices: Sequence[SupplierInvoice] = ()
-    payments: Sequence[Payment] = ()
-    claims: Sequence[ProgressClaim] = ()
-
-
-def read_cost_records(tx: Transaction) -> CostRecords:
-    """Read each kind of record the report needs, once, in `tx`."""
-    return CostRecords(
-        projects=tx.list(Project),
-        cost_codes=tx.list(CostCode),
-        budgets=tx.list(Budget),
-        revisions=tx.list(BudgetRevision),
-        commitments=tx.list(Commitment),
-        change_orders=tx.list(ChangeOrder),
-        receipts=tx.list(GoodsReceipt),
-        invoices=tx.list(SupplierInvoice),
-        payments=tx.list(Payment),
-        claims=tx.list(ProgressClaim),
-    )
-
-
-def latest_certificates(claims: Iterable[ProgressClaim]) -> dict[str, ProgressClaim]:
-    """The certified (or paid) claim of the latest period, per commitment id."""
-    latest: dict[str, ProgressClaim] = {}
-    for claim in claims:
-        if claim.status not in (ClaimStatus.CERTIFIED, ClaimStatus.PAID):
-            continue
-        known = latest.get(claim.commitment_id)
-        if known is None or claim.period > known.period:
-            latest[claim.commitment_id] = claim
-    return latest
 
 
 def load_cost_report(store: Store, *, project_code: str | None = None) -> CostReport:
@@ -192,6 +156,7 @@ def build_cost_report(
     builder.add_certified_work(records.claims)
     builder.add_invoices(records.invoices)
     builder.add_payments(records.payments)
+    builder.add_commitment_figures(records)
     return builder.report(project_code)
 
 
@@ -226,6 +191,7 @@ class _CostBuilder:
         )
         self._warnings: defaultdict[str, dict[ReportWarning, None]] = defaultdict(dict)
         self._unplaced: dict[ReportWarning, None] = {}
+        self._figures: defaultdict[str, list[CommitmentFigures]] = defaultdict(list)
 
     # -- summing, with the currency rule -------------------------------------
 
@@ -498,6 +464,23 @@ class _CostBuilder:
                 amount = invoice.sign * share
                 self._add(invoice, invoice.currency, place, Figure.PAID, amount)
 
+    # -- accruals and open commitment ----------------------------------------
+
+    def add_commitment_figures(self, records: CostRecords) -> None:
+        """Accrual and open commitment per cost code; each commitment's figures."""
+        for figure, sums in (
+            (Figure.RECEIVED_NOT_INVOICED, accruals(records)),
+            (Figure.OPEN_COMMITMENT, open_by_line(records)),
+        ):
+            for key, amount in sums.items():
+                commitment = self._commitments.get(key[0])
+                place = self._lines.get(key)
+                # An unknown commitment or line is named by receipts already.
+                if commitment is not None and place is not None:
+                    self._add(commitment, commitment.currency, place, figure, amount)
+        for figures in build_commitment_figures(records):
+            self._figures[figures.project_id].append(figures)
+
     # -- the report ----------------------------------------------------------
 
     def report(self, project_code: str | None) -> CostReport:
@@ -534,6 +517,11 @@ class _CostBuilder:
             lines=lines,
             totals=CostAmounts.total(line.amounts for line in lines),
             warnings=tuple(self._warnings.get(project.id, {})),
+            commitments=tuple(
+                figures
+                for figures in self._figures.get(project.id, [])
+                if figures.currency == project.currency
+            ),
         )
 
     def _code_name(self, project: Project, code: str) -> str | None:

@@ -21,6 +21,8 @@ from rich.text import Text
 from tieline.money import format_money
 from tieline.reports._report import (
     AMOUNT_KEYS,
+    COMMITMENT_KEYS,
+    CommitmentFigures,
     CostAmounts,
     CostReport,
     ProjectCost,
@@ -29,6 +31,12 @@ from tieline.reports._report import (
 
 REPORT_FORMATS: Final[tuple[str, ...]] = ("table", "csv", "json")
 
+# A commitment's own columns, after the cost codes' (blank on their rows).
+_COMMITMENT_COLUMNS: Final[tuple[str, ...]] = (
+    "commitment",
+    "commitment_type",
+    *(key for key in COMMITMENT_KEYS if key not in AMOUNT_KEYS),
+)
 CSV_COLUMNS: Final[tuple[str, ...]] = (
     "project_code",
     "project_source_key",
@@ -38,10 +46,12 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
     "cost_code",
     "cost_code_name",
     *AMOUNT_KEYS,
+    *_COMMITMENT_COLUMNS,
 )
 
-# Ten amount columns do not fit in 100 columns; each project gets two tables
-# of five amounts, the budget side and the actual side.
+# Twelve amount columns do not fit in 100 columns; each project gets three
+# tables (the budget side, the actual side, accruals and open commitment),
+# then one of its commitments.
 _TABLE_COLUMNS: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
     (
         "budget and commitments",
@@ -63,6 +73,21 @@ _TABLE_COLUMNS: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
             ("pending_change_orders", "Pending\nchange orders"),
         ),
     ),
+    (
+        "accruals and open commitment",
+        (
+            ("received_not_invoiced", "Received not\ninvoiced"),
+            ("open_commitment", "Open\ncommitment"),
+        ),
+    ),
+)
+# Per commitment, five amounts (invoiced is committed less open).
+_COMMITMENT_TABLE: Final[tuple[tuple[str, str], ...]] = (
+    ("committed", "Committed"),
+    ("open_commitment", "Open\ncommitment"),
+    ("received_not_invoiced", "Received not\ninvoiced"),
+    ("certified_to_date", "Certified\nto date"),
+    ("retention_held", "Retention\nheld"),
 )
 
 
@@ -103,7 +128,22 @@ def _project_data(project: ProjectCost) -> dict[str, Any]:
             for line in project.lines
         ],
         "totals": _amounts_data(project.totals, project.currency),
+        "commitments": [
+            _commitment_data(figures, project.currency)
+            for figures in project.commitments
+        ],
         "warnings": [_warning_data(warning) for warning in project.warnings],
+    }
+
+
+def _commitment_data(figures: CommitmentFigures, currency: str) -> dict[str, str]:
+    return {
+        "commitment_id": figures.commitment_id,
+        "number": figures.number,
+        "commitment_type": figures.commitment_type.value,
+        **{
+            key: money_text(value, currency) for key, value in figures.as_dict().items()
+        },
     }
 
 
@@ -121,19 +161,36 @@ def render_json(report: CostReport) -> str:
 
 
 def render_csv(report: CostReport) -> str:
-    """One row per project and cost code, then a `total` row per project."""
+    """Per project: a `line` row per cost code, a `total` row, a `commitment` row
+    per commitment (its amounts in the columns of the same name, the rest blank).
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer = csv.DictWriter(buffer, CSV_COLUMNS, restval="", lineterminator="\n")
+    writer.writeheader()
     for project in report.projects:
-        head = [project.code, project.source_key, project.name, project.currency]
+        head = {
+            "project_code": project.code,
+            "project_source_key": project.source_key,
+            "project_name": project.name,
+            "currency": project.currency,
+        }
         for line in project.lines:
-            amounts = _amounts_data(line.amounts, project.currency).values()
             writer.writerow(
-                [*head, "line", line.cost_code, line.cost_code_name or "", *amounts]
+                {
+                    **head,
+                    "row": "line",
+                    "cost_code": line.cost_code,
+                    "cost_code_name": line.cost_code_name or "",
+                    **_amounts_data(line.amounts, project.currency),
+                }
             )
-        totals = _amounts_data(project.totals, project.currency).values()
-        writer.writerow([*head, "total", "", "", *totals])
+        totals = _amounts_data(project.totals, project.currency)
+        writer.writerow({**head, "row": "total", **totals})
+        for figures in project.commitments:
+            data = _commitment_data(figures, project.currency)
+            del data["commitment_id"]
+            data["commitment"] = data.pop("number")
+            writer.writerow({**head, "row": "commitment", **data})
     return buffer.getvalue()
 
 
@@ -153,18 +210,37 @@ def render_tables(report: CostReport) -> RenderableType:
 
 def _project_tables(project: ProjectCost) -> list[Table]:
     title = f"{project.code} ({project.source_key}) {project.name}, {project.currency}"
-    return [
+    tables = [
         _project_table(project, f"{title}: {caption}", columns)
         for caption, columns in _TABLE_COLUMNS
     ]
+    if project.commitments:
+        tables.append(_commitment_table(project, f"{title}: by commitment"))
+    return tables
+
+
+def _commitment_table(project: ProjectCost, title: str) -> Table:
+    table = _table(title)
+    table.add_column("Commitment", overflow="fold")
+    for _, header in _COMMITMENT_TABLE:
+        table.add_column(header, justify="right", no_wrap=True)
+    for figures in project.commitments:
+        values = figures.as_dict()
+        label = f"{figures.number}\n{figures.commitment_type.value.replace('_', ' ')}"
+        table.add_row(
+            Text(label),
+            *(
+                f"{Decimal(money_text(values[key], project.currency)):,}"
+                for key, _ in _COMMITMENT_TABLE
+            ),
+        )
+    return table
 
 
 def _project_table(
     project: ProjectCost, title: str, columns: tuple[tuple[str, str], ...]
 ) -> Table:
-    table = Table(
-        title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
-    )
+    table = _table(title)
     table.add_column("Cost code", overflow="fold")
     for _, header in columns:
         table.add_column(header, justify="right", no_wrap=True)
@@ -183,6 +259,17 @@ def _project_table(
         style="bold",
     )
     return table
+
+
+def _table(title: str) -> Table:
+    # At least as wide as its title, so a narrow table's title stays one line.
+    return Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title_justify="left",
+        min_width=len(title),
+    )
 
 
 def _cells(

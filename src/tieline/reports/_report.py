@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Self
 
+from tieline.model import CommitmentType
+
 
 class Figure(enum.StrEnum):
     """A figure the report sums from records (the derived ones are not here)."""
@@ -24,10 +26,13 @@ class Figure(enum.StrEnum):
     PAID = "paid"
     PENDING_BUDGET_CHANGES = "pending_budget_changes"
     PENDING_CHANGE_ORDERS = "pending_change_orders"
+    RECEIVED_NOT_INVOICED = "received_not_invoiced"
+    OPEN_COMMITMENT = "open_commitment"
 
 
 # The order amounts appear in, in every format. The first eight are the keys
-# the issue fixes; the pending ones follow.
+# the issue fixes; the pending ones follow, then the accrual and the open
+# commitment (summed per commitment line, see `tieline.reports._commitments`).
 AMOUNT_KEYS: Final[tuple[str, ...]] = (
     "original_budget",
     "approved_changes",
@@ -39,6 +44,20 @@ AMOUNT_KEYS: Final[tuple[str, ...]] = (
     "remaining",
     "pending_budget_changes",
     "pending_change_orders",
+    "received_not_invoiced",
+    "open_commitment",
+)
+
+# The amounts of one commitment, in the order they appear in every format.
+COMMITMENT_KEYS: Final[tuple[str, ...]] = (
+    "committed",
+    "received",
+    "invoiced",
+    "received_not_invoiced",
+    "open_commitment",
+    "certified_to_date",
+    "retention_held",
+    "retention_released",
 )
 
 _ZERO = Decimal(0)
@@ -56,6 +75,8 @@ class CostAmounts:
     paid: Decimal = _ZERO
     pending_budget_changes: Decimal = _ZERO
     pending_change_orders: Decimal = _ZERO
+    received_not_invoiced: Decimal = _ZERO
+    open_commitment: Decimal = _ZERO
 
     @classmethod
     def from_sums(cls, sums: Mapping[Figure, Decimal]) -> Self:
@@ -108,8 +129,39 @@ class CostLine:
 
 
 @dataclass(frozen=True, slots=True)
+class CommitmentFigures:
+    """One commitment's figures, in its own currency."""
+
+    commitment_id: str
+    number: str
+    commitment_type: CommitmentType
+    project_id: str
+    currency: str
+    committed: Decimal
+    received: Decimal
+    invoiced: Decimal
+    received_not_invoiced: Decimal
+    certified_to_date: Decimal
+    retention_held: Decimal
+    retention_released: Decimal
+
+    @property
+    def open_commitment(self) -> Decimal:
+        """Committed minus invoiced."""
+        return self.committed - self.invoiced
+
+    def as_dict(self) -> dict[str, Decimal]:
+        """Every amount under its key, in `COMMITMENT_KEYS` order."""
+        return {key: getattr(self, key) for key in COMMITMENT_KEYS}
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectCost:
-    """One project's cost report: lines sorted by cost code, totals, warnings."""
+    """One project's cost report: lines sorted by cost code, totals, warnings.
+
+    `commitments` are the project's approved and closed commitments in its
+    currency, by number, with their accruals, certified work and retention.
+    """
 
     project_id: str
     code: str
@@ -119,6 +171,7 @@ class ProjectCost:
     lines: tuple[CostLine, ...]
     totals: CostAmounts
     warnings: tuple[ReportWarning, ...]
+    commitments: tuple[CommitmentFigures, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,10 @@ decide it, and a `tieline.workflow.sla_breached` event is written.
 
 Log lines: `sla.breached` (warning: document, step, owner, due_at).
 
+Workflows also queue exceptions that are not late steps (`queue_exception`:
+an over-receipt on an order), owned by the policy's default owner and
+announced by a `tieline.workflow.exception_opened` event.
+
 TODO: the issue's "receipt to accrual" step has no timer: accruals are
 figures tieline computes at once (`tieline.reports.accruals`), not postings
 sent to the ERP, so there is nothing yet that could be late.
@@ -51,6 +55,7 @@ log = get_logger(__name__)
 BREACHED = "tieline.workflow.sla_breached"
 OPEN, RESOLVED_STATUS = "open", "resolved"
 RESOLVED = "tieline.workflow.exception_resolved"
+OPENED = "tieline.workflow.exception_opened"
 
 
 class ExceptionClosed(PermanentError):
@@ -169,6 +174,30 @@ def _open(
         .returning(workflow_exceptions.c.id)
     ).scalar_one()
     return int(inserted)
+
+
+def queue_exception(
+    tx: Transaction, hub: Hub, instance: Instance, reason: str, owner: str
+) -> WorkflowException:
+    """Put something a person must look at (not a late step) on the queue.
+
+    An over-receipt, say: the workflow goes on, and the exception's owner
+    finds it in their tasks with `reason`. Writes `OPENED` in `tx`.
+    """
+    exception_id = _open(tx.connection, instance, reason, owner, hub.clock())
+    tx.emit(
+        OPENED,
+        f"{instance.document_kind}/{instance.document_id}",
+        {
+            "workflow": instance.workflow,
+            "document_ref": instance.document_ref,
+            "state": instance.state,
+            "reason": reason,
+            "owner": owner,
+            "exception_id": exception_id,
+        },
+    )
+    return get_exception(tx.connection, exception_id)
 
 
 def get_exception(connection: Connection, exception_id: int) -> WorkflowException:

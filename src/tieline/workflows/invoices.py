@@ -2,7 +2,8 @@
 
 A received invoice is first checked for a duplicate: the same supplier (its
 canonical id, else its name as written) and the same reference (spaces and
-case ignored) already seen stops it as `duplicate` and rejects the record.
+case ignored) already seen stops it as `duplicate` and rejects the record,
+the reason naming the supplier and both invoices by number and date.
 Then it is matched three ways (`tieline.workflows._match`) with the
 tolerances of its legal entity. Within tolerance, the policy itself approves
 it (the transition's actor is `policy:three-way-match`, never a person or a
@@ -51,6 +52,7 @@ from tieline.model import (
     PaymentAllocation,
     ProgressClaim,
     ReceiptStatus,
+    Supplier,
     SupplierInvoice,
 )
 from tieline.store import Store, Transaction
@@ -132,10 +134,11 @@ class InvoiceFlow(Machine[InvoiceState]):
         },
     )
 
-    def duplicate(self, actor: Actor, original: str) -> None:
+    def duplicate(self, actor: Actor, original: SupplierInvoice, reason: str) -> None:
         """The supplier and reference were seen on invoice `original`."""
-        self.data["duplicate_of"] = original
-        self._move(InvoiceState.DUPLICATE, actor, comment=f"duplicate of {original}")
+        self.data["duplicate_of"] = original.id
+        self.data["duplicate_of_ref"] = original.supplier_reference
+        self._move(InvoiceState.DUPLICATE, actor, comment=reason)
 
     def awaiting_approval(self, actor: Actor, differences: list[Difference]) -> None:
         """The match found differences; a person decides."""
@@ -195,8 +198,9 @@ def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
         lock_commitment(tx, invoice.commitment_id)
     original = _first_seen(tx, hub, invoice)
     if original is not None:
-        flow.duplicate(actor, original)
-        reason = f"duplicate of invoice {original} (same supplier and reference)"
+        earlier = _invoice(tx, original)
+        reason = _duplicate_reason(tx, invoice, earlier)
+        flow.duplicate(actor, earlier, reason)
         _set_status(tx, invoice, InvoiceStatus.REJECTED, actor, reason)
         return
     differences = match_invoice(tx, hub, invoice)
@@ -422,6 +426,26 @@ def _first_seen(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> str | No
         select(invoice_references.c.invoice_id).filter_by(**key)
     ).scalar_one()
     return None if first == invoice.id else first
+
+
+def _duplicate_reason(
+    tx: Transaction, invoice: SupplierInvoice, original: SupplierInvoice
+) -> str:
+    """Why `invoice` is stopped, in the words on the supplier's paper.
+
+    Names the supplier, the invoice's own number and date, and the earlier
+    invoice's number and date (never tieline's ids, which nobody has on file).
+    """
+    supplier = tx.get(Supplier, invoice.supplier_id) if invoice.supplier_id else None
+    name = supplier.legal_name if supplier is not None else invoice.supplier_name
+    label = invoice.invoice_type.value.replace("_", " ")
+    return (
+        f"{name.strip()} {label} {invoice.supplier_reference.strip()} of "
+        f"{invoice.issue_date.isoformat()} duplicates "
+        f"{original.invoice_type.value.replace('_', ' ')} "
+        f"{original.supplier_reference.strip()} of "
+        f"{original.issue_date.isoformat()} (same supplier and reference)"
+    )
 
 
 def _set_status(

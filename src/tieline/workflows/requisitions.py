@@ -6,8 +6,11 @@ same transaction, and the order's own workflow starts, waiting for the ERP
 (step `order_dispatch`): the `workflow-erp` consumer pushes the order to the
 ERP as a confirmed purchase order and moves it to `dispatched`. Confirmed
 goods receipts move the order to `partly_received` or `received` (a receipt
-marked final, or every line received in full), and invoices held on the
-order for a person are matched again (`invoices.rematch_held`).
+marked final, or every line received in full by the receipts the workflow
+has handled), and invoices held on the order for a person are matched again
+(`invoices.rematch_held`). A line received past its ordered quantity goes on
+the exception queue (log line `order.over_receipt`); the goods still count
+as received.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import enum
 from decimal import Decimal
 
 from tieline.errors import RecordNotFound
+from tieline.logging import get_logger
 from tieline.model import (
     Commitment,
     CommitmentLine,
@@ -28,6 +32,7 @@ from tieline.model import (
 )
 from tieline.store import Transaction
 from tieline.workflows._common import (
+    ContractLine,
     commitment_of,
     contract_lines,
     lock_commitment,
@@ -40,11 +45,14 @@ from tieline.workflows._duties import check_decider, party
 from tieline.workflows._identity import Actor, system_actor
 from tieline.workflows._machine import Hub, Machine, Spec
 from tieline.workflows._policy import DocumentType
+from tieline.workflows._sla import queue_exception
 from tieline.workflows.invoices import rematch_held
 
 # Commitments tieline makes itself carry this origin system; only these are
 # pushed to the ERP (the ERP's own orders are there already).
 HUB_SYSTEM = "tieline"
+
+log = get_logger(__name__)
 
 
 class RequisitionState(enum.StrEnum):
@@ -274,7 +282,15 @@ def dispatch_order(
 
 
 def record_receipt(tx: Transaction, hub: Hub, receipt: GoodsReceipt) -> None:
-    """A confirmed delivery moves its order to partly or fully received."""
+    """A confirmed delivery moves its order to partly or fully received.
+
+    Only receipts the order's workflow has handled count (`data["receipts"]`),
+    never one merely stored: two deliveries imported together move the order
+    one at a time, partly received, then received. A receipt handled before
+    changes nothing. One that arrives when the order is received already (a
+    delivery handled late, or more than was ordered) moves nothing; a line it
+    takes past its ordered quantity goes to the exception queue.
+    """
     if receipt.status is not ReceiptStatus.CONFIRMED:
         return
     lock_commitment(tx, receipt.commitment_id)
@@ -297,31 +313,104 @@ def record_receipt(tx: Transaction, hub: Hub, receipt: GoodsReceipt) -> None:
         order.dispatched(
             system_actor(commitment.origin.system, "order"), commitment.number
         )
-    receipts = order.data.setdefault("receipts", [])
+    receipts: list[str] = order.data.setdefault("receipts", [])
     if receipt.id in receipts:
         return
     receipts.append(receipt.id)
+    lines = contract_lines(tx, commitment)
+    received = _received(tx, receipts)
+    over = _over_ordered(lines, received, _quantities([receipt]))
+    for key in over:
+        flag_over_receipt(tx, hub, order, receipt, key, lines, received)
     actor = system_actor(receipt.origin.system, "receipt")
-    if receipt.final or _fully_received(tx, commitment, receipt):
+    if order.state is OrderState.RECEIVED:
+        order.save_data()
+        log.info(
+            "order.late_receipt",
+            order=commitment.number,
+            receipt=receipt.number,
+            over_lines=over,
+        )
+    elif receipt.final or _fully_received(lines, received):
         order.received(actor, receipt)
     else:
         order.partly_received(actor, receipt)
     rematch_held(tx, hub, commitment, f"receipt {receipt.number}")
 
 
-def _fully_received(
-    tx: Transaction, commitment: Commitment, latest: GoodsReceipt
-) -> bool:
-    received: dict[str, Decimal] = {}
-    for receipt in tx.list(GoodsReceipt, status=ReceiptStatus.CONFIRMED.value):
-        if receipt.commitment_id != commitment.id:
-            continue
+def _quantities(receipts: list[GoodsReceipt]) -> dict[str, Decimal]:
+    """Quantity received per commitment line key, over `receipts`."""
+    sums: dict[str, Decimal] = {}
+    for receipt in receipts:
         for line in receipt.lines:
-            received[line.commitment_line_key] = (
-                received.get(line.commitment_line_key, Decimal(0)) + line.quantity
-            )
+            key = line.commitment_line_key
+            sums[key] = sums.get(key, Decimal(0)) + line.quantity
+    return sums
+
+
+def _received(tx: Transaction, receipt_ids: list[str]) -> dict[str, Decimal]:
+    """What the handled receipts (still confirmed) add up to, per line key."""
+    found = [tx.get(GoodsReceipt, receipt_id) for receipt_id in receipt_ids]
+    return _quantities(
+        [r for r in found if r is not None and r.status is ReceiptStatus.CONFIRMED]
+    )
+
+
+def _fully_received(
+    lines: dict[str, ContractLine], received: dict[str, Decimal]
+) -> bool:
     return all(
         line.quantity is not None
         and received.get(line.line_key, Decimal(0)) >= line.quantity
-        for line in contract_lines(tx, commitment).values()
+        for line in lines.values()
     )
+
+
+def _over_ordered(
+    lines: dict[str, ContractLine],
+    received: dict[str, Decimal],
+    delivered: dict[str, Decimal],
+) -> list[str]:
+    """The line keys this delivery (`delivered`) took past their ordered quantity."""
+    over = []
+    for key, quantity in delivered.items():
+        line = lines.get(key)
+        if line is None or line.quantity is None or quantity <= 0:
+            continue
+        if received.get(key, Decimal(0)) > line.quantity:
+            over.append(key)
+    return sorted(over)
+
+
+def flag_over_receipt(
+    tx: Transaction,
+    hub: Hub,
+    order: OrderFlow,
+    receipt: GoodsReceipt,
+    key: str,
+    lines: dict[str, ContractLine],
+    received: dict[str, Decimal],
+) -> None:
+    """Put a line received past its ordered quantity on the exception queue."""
+    ordered = lines[key].quantity or Decimal(0)
+    total = received[key]
+    reason = (
+        f"over-receipt on order {order.instance.document_ref}: receipt "
+        f"{receipt.number} brings line {key} to {_plain(total)} received of "
+        f"{_plain(ordered)} ordered ({_plain(total - ordered)} over)"
+    )
+    queue_exception(tx, hub, order.instance, reason, hub.policies.owner(None))
+    log.warning(
+        "order.over_receipt",
+        order=order.instance.document_ref,
+        receipt=receipt.number,
+        line=key,
+        received=str(total),
+        ordered=str(ordered),
+    )
+
+
+def _plain(quantity: Decimal) -> str:
+    """A quantity as people write it: 45, 33.3 (no exponent, no trailing zeros)."""
+    text = f"{quantity:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
