@@ -74,8 +74,10 @@ delay, error, parked, and for a newly parked event the number of events
 parked behind it), `consumer.unparked` (info: consumer, event_id, outcome,
 attempts), `consumer.dead_lettered` (warning: consumer, event_id, reason,
 held), `consumer.unexpected_error` (error with traceback, then retried),
-`consumer.loop_failed` and `consumer.parked_loop_failed` (error with
-traceback; the loop waits and goes on).
+`consumer.store_busy` (info: the parked-retry loop met a locked or
+unavailable store and waits), `consumer.loop_failed` and
+`consumer.parked_loop_failed` (error with traceback; the loop waits and
+goes on).
 
 TODO: with several workers on NATS, two workers may hold batches of the same
 stream at once, so two events of one subject can be handled (or parked) out
@@ -524,21 +526,13 @@ class ConsumerWorker:
                 return None
             if verdict.delay > consumer.park_after:
                 return _Parking(attempts, verdict.delay, error)
-            self._wait_to_retry(consumer, event, len(attempts), verdict.delay, error)
+            _log_retry(
+                consumer, event, len(attempts), verdict.delay, error, parked=False
+            )
+            self.stats.add(consumer.name, "retried")
             if stop.wait(verdict.delay):
                 raise _Interrupted
             error = None
-
-    def _wait_to_retry(
-        self,
-        consumer: Consumer,
-        event: dict[str, Any],
-        attempt: int,
-        delay: float,
-        error: BaseException,
-    ) -> None:
-        _log_retry(consumer, event, attempt, delay, error, parked=False)
-        self.stats.add(consumer.name, "retried")
 
     def _park(
         self, consumer: Consumer, events: list[dict[str, Any]], parked: _Parking
