@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Table, func, select
+from structlog.testing import capture_logs
 
 from tieline.errors import ConfigurationError, RetryableError
 from tieline.events import Bus, Consumer, ConsumerWorker, SqlLogBus, parking
@@ -113,7 +114,10 @@ def test_a_subject_waiting_long_to_retry_lets_every_other_subject_through(
     consumer = Consumer("parking", ("tieline.commitment.>",), flaky, retry=policy)
     clock = Clock()
 
-    with Harness(store, bus, [consumer], batch_size=10, clock=clock) as harness:
+    with (
+        capture_logs() as logs,
+        Harness(store, bus, [consumer], batch_size=10, clock=clock) as harness,
+    ):
         stats = harness.worker.stats
         # When the worker runs, every other record's events are handled while
         # the failed one waits (the old worker held its batch for 10 minutes)
@@ -141,6 +145,11 @@ def test_a_subject_waiting_long_to_retry_lets_every_other_subject_through(
     assert [p.attempts for p in waiting[1:]] == [[], []]
     assert [p.next_attempt_at for p in waiting[1:]] == [None, None]
     assert STUCK not in handled_while_waiting
+    scheduled = [log for log in logs if log["event"] == "consumer.retry_scheduled"]
+    assert [(log["event_id"], log["error"], log["parked"]) for log in scheduled] == [
+        (stuck_id, DOWN, True)
+    ]
+    assert (scheduled[0]["attempt"], scheduled[0]["delay"]) == (1, 600.0)
     assert sum(map(len, handled_while_waiting.values())) == 57
     # and afterwards its events were handled once each, in their order
     by_subject = _effects_by_subject(store)

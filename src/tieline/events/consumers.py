@@ -59,7 +59,8 @@ policy again against the same broken system. Replay them in order (bulk
 replay goes oldest first); events of the subject that arrive after the dead
 letters were written are handled as usual, and the version guard then
 records a replayed older change of a record as stale, so a document's status
-never moves backwards. `tieline deadletters parked` and
+never moves backwards (an event that carries no record version has no such
+guard: it is applied when replayed, however late). `tieline deadletters parked` and
 `GET /v1/parked-retries` show what is parked, per consumer.
 
 Stopping: set the `stop` event. Lanes waiting to retry stop at once; the batch
@@ -127,6 +128,10 @@ Clock = Callable[[], datetime]
 # ones are parked. A few seconds rides out a dropped connection or a lock
 # without a round trip through the store, and holds a batch only briefly.
 DEFAULT_PARK_AFTER = 5.0
+
+# Parked events one poll takes on; the rest wait for the next (at once, if
+# any of these was settled).
+_RETRIES_PER_POLL = 100
 
 # How much of an error an attempt keeps (an Odoo fault carries the server's
 # whole traceback), and how much a log line shows.
@@ -299,7 +304,9 @@ class ConsumerWorker:
     def retry_parked(self, consumer: Consumer, stop: threading.Event) -> int:
         """Retry `consumer`'s due parked events; how many were handled or given up."""
         with self.store.transaction() as tx:
-            ids = parking.due(tx.connection, consumer.name, self.clock(), 100)
+            ids = parking.due(
+                tx.connection, consumer.name, self.clock(), _RETRIES_PER_POLL
+            )
         groups = [ids[n :: self.parallel] for n in range(self.parallel)]
         futures = [
             self._pool.submit(self._retry_group, consumer, group, stop)
