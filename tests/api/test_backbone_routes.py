@@ -7,13 +7,13 @@ read only; every other role, a partner and a new identity are refused.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from tieline.events import deadletters
+from tieline.events import deadletters, parking
 from tieline.events._inbox import handle_once
 from tieline.governance import Role
 from tieline.governance._schema import audit_log
@@ -85,6 +85,7 @@ def test_every_backbone_route_gives_each_role_exactly_its_permissions(
         hub.client.get(f"/v1/events/{event['id']}", headers=headers),
         hub.client.get("/v1/dead-letters", headers=headers),
         hub.client.get(f"/v1/dead-letters/{letter}", headers=headers),
+        hub.client.get("/v1/parked-retries", headers=headers),
         hub.client.get("/v1/webhook-endpoints", headers=headers),
         hub.client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=headers),
     ]
@@ -100,11 +101,11 @@ def test_every_backbone_route_gives_each_role_exactly_its_permissions(
         hub.client.post(f"{path}/enable", headers=headers),
         hub.client.post(f"{path}/rotate-secret", headers=headers),
     ]
-    assert [r.status_code for r in reads] == [200 if role in READERS else 403] * 6
+    assert [r.status_code for r in reads] == [200 if role in READERS else 403] * 7
     wanted = [200, 201, 200, 200, 200] if role in WRITERS else [403] * 5
     assert [r.status_code for r in writes] == wanted
     refusals = [a for a in _actions(hub) if a[0] == "permission.refused"]
-    assert len(refusals) == wanted.count(403) + (0 if role in READERS else 6)
+    assert len(refusals) == wanted.count(403) + (0 if role in READERS else 7)
 
 
 def test_an_operator_of_one_entity_only_is_refused_the_backbone(
@@ -242,6 +243,49 @@ def test_discard_needs_a_note_and_is_audited_with_the_change(
     assert ("deadletter.discarded", f"dead_letter:{letter}", "ok") in _actions(hub)
     twice = hub.client.post(path, headers=headers, json={"note": "again"})
     assert twice.status_code == 409
+
+
+def test_parked_retries_are_counted_per_consumer(hub: Any, estate: Any) -> None:
+    # Given two events of one record parked by the ERP consumer, the first
+    # due again in ten minutes, and one event parked by another consumer
+    events = _events(hub)
+    parked_at = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+    retry_at = parked_at + timedelta(minutes=10)
+    attempt = {"at": parked_at.isoformat(), "error": "OdooDown: 502", "class": "x"}
+    with hub.store.transaction() as tx:
+        same_record = [dict(events[0]), dict(events[1], subject=events[0]["subject"])]
+        parking.park(
+            tx.connection,
+            "workflow-erp",
+            same_record,
+            now=parked_at,
+            attempts=[attempt],
+            retry_at=retry_at,
+        )
+        parking.park(tx.connection, "odoo-push", [events[2]], now=parked_at)
+    headers = hub.caller("auditor", (Role.AUDITOR, "*", None))
+
+    answer = hub.client.get("/v1/parked-retries", headers=headers)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "items": [
+            {
+                "consumer": "odoo-push",
+                "parked": 1,
+                "subjects": 1,
+                "next_attempt_at": None,
+                "oldest_parked_at": "2026-05-04T08:00:00Z",
+            },
+            {
+                "consumer": "workflow-erp",
+                "parked": 2,
+                "subjects": 1,
+                "next_attempt_at": "2026-05-04T08:10:00Z",
+                "oldest_parked_at": "2026-05-04T08:00:00Z",
+            },
+        ]
+    }
 
 
 def test_an_endpoint_secret_is_shown_once_and_never_in_reads(

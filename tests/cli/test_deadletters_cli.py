@@ -18,6 +18,7 @@ from tieline.events.deadletters import (
     list_dead_letters,
     record,
 )
+from tieline.events.parking import park
 from tieline.store import Store, Transaction
 
 runner = CliRunner()
@@ -89,3 +90,39 @@ def test_replay_and_discard_close_the_letters(data_dir: Path) -> None:
     store = Store(f"sqlite:///{(data_dir / 'tieline.db').resolve()}")
     assert list_dead_letters(store, DeadLetterFilter()) == []
     store.close()
+
+
+def test_parked_shows_the_count_per_consumer_and_one_consumers_events(
+    data_dir: Path,
+) -> None:
+    # Given a record whose push failed once and waits, with one event behind it
+    store = Store(f"sqlite:///{(data_dir / 'tieline.db').resolve()}")
+    now = datetime.now(UTC)
+    events = [
+        {
+            "id": f"event-{n}",
+            "type": "tieline.commitment.approved",
+            "subject": "commitment/7",
+            "data": {},
+        }
+        for n in (7, 8)
+    ]
+    attempt = Attempt(now, "OdooDown: 502 Bad Gateway", "retryable").to_dict()
+    with store.transaction() as tx:
+        park(tx.connection, "odoo-push", events, now=now, attempts=[attempt])
+    store.close()
+
+    wide = {"COLUMNS": "200"}
+    counts = runner.invoke(app, ["deadletters", "parked"], env=wide)
+    listed = runner.invoke(
+        app, ["deadletters", "parked", "--consumer", "odoo-push"], env=wide
+    )
+
+    assert counts.exit_code == 0, counts.output
+    (row,) = [line for line in _printed(counts.output) if "odoo-push" in line]
+    assert [cell.strip() for cell in row.split("│")[1:4]] == ["odoo-push", "2", "1"]
+    assert listed.exit_code == 0, listed.output
+    rows = [line for line in _printed(listed.output) if "commitment/7" in line]
+    assert [row.split("│")[1].strip() for row in rows] == ["event-7", "event-8"]
+    assert "OdooDown: 502 Bad Gateway" in rows[0]
+    assert "(waits its turn)" in rows[1]

@@ -97,12 +97,23 @@ def record_effect(consumer: str) -> Callable[[Transaction, dict[str, Any]], None
 class Harness:
     """Runs the relay and a worker in threads until a condition holds."""
 
-    def __init__(self, store: Store, bus: Bus, consumers: Sequence[Consumer]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        consumers: Sequence[Consumer],
+        **worker_options: Any,
+    ) -> None:
         self.store = store
         self.bus = bus
         self.relay = OutboxRelay(store, name="test", sink=bus.publish)
+        options = {
+            "fetch_timeout": 0.2,
+            "keep_alive_every": 0.5,
+            "parked_poll_every": 0.05,
+        }
         self.worker = ConsumerWorker(
-            store, bus, consumers, fetch_timeout=0.2, keep_alive_every=0.5
+            store, bus, consumers, **(options | worker_options)
         )
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []

@@ -1,4 +1,4 @@
-"""Routes over the backbone: the outbox's events and the dead letters.
+"""Routes over the backbone: the outbox's events, dead letters, parked retries.
 
 Integration operators and admins read and act; auditors read only; every
 other role, partners included, is refused (see `_access`). Lists page with
@@ -25,7 +25,7 @@ from tieline.api._access import require_backbone
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._problems import FieldError, Problem, problem_responses
 from tieline.errors import ValidationFailed
-from tieline.events import deadletters
+from tieline.events import deadletters, parking
 from tieline.events._inbox import Handler
 from tieline.governance.identities import Principal
 from tieline.governance.secrets import scrub
@@ -85,6 +85,24 @@ class DeadLetterPage(BaseModel):
 
     items: list[DeadLetterOut]
     next_cursor: str | None
+
+
+class ParkedOut(BaseModel):
+    """What one consumer parked to retry later (see `tieline.events.parking`)."""
+
+    consumer: str
+    parked: int = Field(description="Events parked, heads and those behind them.")
+    subjects: int = Field(description="Records (subjects) they belong to.")
+    next_attempt_at: datetime | None = Field(
+        description="The earliest retry scheduled, if any is."
+    )
+    oldest_parked_at: datetime
+
+
+class ParkedList(BaseModel):
+    """Parked retries per consumer, by consumer name."""
+
+    items: list[ParkedOut]
 
 
 class ReplayOut(BaseModel):
@@ -283,6 +301,36 @@ def list_letters(
     return DeadLetterPage(
         items=[_letter(row) for row in rows],
         next_cursor=_encode(rows[-1].id) if more else None,
+    )
+
+
+@router.get(
+    "/parked-retries",
+    response_model=ParkedList,
+    tags=["dead-letters"],
+    summary="Count the events consumers parked to retry later",
+    operation_id="list_parked_retries",
+    responses=problem_responses(401, 403, 429),
+)
+def list_parked(request: Request, caller: Caller) -> ParkedList:
+    """Per consumer: events parked, over how many records, the next retry.
+
+    A parked event is retried when due, and the events of its record wait
+    behind it; it becomes a dead letter when its retry policy gives up.
+    """
+    context = api_context(request)
+    require_backbone(context, request, caller, write=False, target="parked retries")
+    return ParkedList(
+        items=[
+            ParkedOut(
+                consumer=summary.consumer,
+                parked=summary.parked,
+                subjects=summary.subjects,
+                next_attempt_at=summary.next_attempt_at,
+                oldest_parked_at=summary.oldest_parked_at,
+            )
+            for summary in parking.summarise(context.store)
+        ]
     )
 
 

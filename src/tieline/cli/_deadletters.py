@@ -1,4 +1,4 @@
-"""`tieline deadletters list|show|replay|discard`: what is stuck, and why."""
+"""`tieline deadletters list|show|replay|discard|parked`: what is stuck, and why."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ from rich.table import Table
 
 from tieline.cli._console import console
 from tieline.events import deadletters as dl
+from tieline.events import parking
 from tieline.events.registry import registered
 from tieline.settings import Settings
 
 deadletters_app = typer.Typer(
-    help="Events a consumer gave up on: list, inspect, replay, discard.",
+    help=(
+        "Events a consumer gave up on: list, inspect, replay, discard; "
+        "and those parked to be retried later."
+    ),
     no_args_is_help=True,
 )
 
@@ -159,3 +163,49 @@ def discard(
     dl.discard(store, letter_id, note=note, actor=getpass.getuser())
     store.close()
     console.print(f"{letter_id}: discarded")
+
+
+@deadletters_app.command()
+def parked(
+    consumer: Annotated[
+        str | None, typer.Option(help="List this consumer's parked events.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many events.")] = 100,
+) -> None:
+    """Show what consumers parked to retry later: counts, or one's events.
+
+    A parked event is retried when due; the events of its subject wait behind
+    it, in order. Nothing here needs a person unless it keeps failing: it
+    becomes a dead letter when its consumer's retry policy gives up.
+    """
+    from tieline.cli._commands import open_store
+
+    store = open_store(_settings())
+    if consumer is None:
+        table = Table("consumer", "parked", "subjects", "next attempt", "oldest")
+        for summary in parking.summarise(store):
+            table.add_row(
+                summary.consumer,
+                str(summary.parked),
+                str(summary.subjects),
+                _stamp(summary.next_attempt_at),
+                _stamp(summary.oldest_parked_at),
+            )
+    else:
+        table = Table("event", "type", "subject", "tries", "next attempt", "last error")
+        for event in parking.list_parked(store, consumer, limit=limit):
+            last = event.attempts[-1]["error"] if event.attempts else "(waits its turn)"
+            table.add_row(
+                event.event["id"],
+                event.event["type"],
+                event.subject,
+                str(len(event.attempts)),
+                _stamp(event.next_attempt_at),
+                last,
+            )
+    store.close()
+    console.print(table)
+
+
+def _stamp(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat(timespec="seconds")

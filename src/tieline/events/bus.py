@@ -2,10 +2,11 @@
 
 A bus takes published events (from the outbox relay) and serves each named
 consumer its subscription as one or more `Feed`s. A feed hands out `Batch`es;
-a batch is acknowledged when every event in it was handled or dead-lettered,
-and served again (to this worker or another) if it is not. Events of one
-subject always travel in one feed, so a worker that handles a feed's batches
-in order keeps each subject's events in order.
+a batch is acknowledged when every event in it was handled, dead-lettered or
+parked in the store for a later retry, and served again (to this worker or
+another) if it is not. Events of one subject always travel in one feed, so a
+worker that handles a feed's batches in order keeps each subject's events in
+order.
 
 Subscriptions are NATS-style subject patterns over event types: `*` matches
 one token, `>` the rest (`tieline.commitment.>`, `tieline.*.approved`).
@@ -58,11 +59,11 @@ class Batch(Protocol):
         ...
 
     def keep_alive(self) -> None:
-        """Tell the bus the batch is still being worked on (long retries)."""
+        """Tell the bus the batch is still being worked on (retries in a lane)."""
         ...
 
     def ack(self) -> None:
-        """Every event was handled or dead-lettered: do not serve them again."""
+        """Every event was handled, parked or dead-lettered: do not serve again."""
         ...
 
 

@@ -44,6 +44,13 @@ class Attempt:
             "class": self.error_class,
         }
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, str]) -> Attempt:
+        """The attempt from its JSON form."""
+        return cls(
+            datetime.fromisoformat(values["at"]), values["error"], values["class"]
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -86,8 +93,15 @@ def record(
     event: dict[str, Any],
     attempts: Sequence[Attempt],
     reason: str,
+    *,
+    error_type: str | None = None,
 ) -> None:
-    """Write (or re-open, adding attempts to) the dead letter of `event`."""
+    """Write (or re-open, adding attempts to) the dead letter of `event`.
+
+    `error_type` defaults to the class named by the last attempt's error; an
+    event given up on without an attempt of its own (one that waited behind
+    a parked event of its subject) needs it.
+    """
     now = datetime.now(UTC)
     found = connection.execute(
         select(dead_letters.c.id, dead_letters.c.attempts).where(
@@ -98,7 +112,7 @@ def record(
     tried = [a.to_dict() for a in attempts]
     values = {
         "reason": reason,
-        "error_type": attempts[-1].error.split(":", 1)[0],
+        "error_type": error_type or attempts[-1].error.split(":", 1)[0],
         "status": OPEN,
         "updated_at": now,
     }

@@ -182,3 +182,25 @@ scheduled_jobs = Table(
     Column("runs", Integer, nullable=False),
     Column("failures", Integer, nullable=False),
 )
+
+# Parked retries (migration 0008): events whose next attempt is too far off to
+# wait for in their lane, per consumer, in the order they were parked. The
+# first row of a (consumer, subject) is its head, retried when due; the rows
+# behind it wait for their turn (`next_attempt_at` NULL until they have
+# failed once), so a subject's events keep their order while others flow.
+parked_retries = Table(
+    "parked_retries",
+    metadata,
+    Column("id", SeqKey, primary_key=True, autoincrement=True),
+    Column("consumer", String(100), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(120), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("envelope", Text, nullable=False),
+    Column("attempts", JSON, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    UniqueConstraint("consumer", "event_id", name="uq_parked_retries_event"),
+    Index("ix_parked_retries_subject", "consumer", "subject", "id"),
+    Index("ix_parked_retries_due", "consumer", "next_attempt_at"),
+)
