@@ -63,7 +63,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from standardwebhooks.webhooks import Webhook
 
 from tieline.delivery import (
@@ -77,9 +77,11 @@ from tieline.delivery import (
 from tieline.events import Bus, ConsumerWorker, OutboxRelay, SqlLogBus
 from tieline.logging import configure_logging
 from tieline.settings import Settings, normalise_database_url
-from tieline.store import Store
+from tieline.store import Store, as_utc
+from tieline.store._delivery_schema import webhook_messages
 
 HERE = Path(__file__).parent
+_M = webhook_messages.c
 MAX_SECONDS = 30.0  # bounded: a benchmark must finish
 POSTGRES = os.environ.get(
     "TIELINE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -275,7 +277,14 @@ def _status_and_length(head: bytes) -> tuple[int, int]:
 
 
 def bench_pipeline(
-    url: str, bus_url: str | None, rate: float, seconds: float, profile: str | None
+    url: str,
+    bus_url: str | None,
+    rate: float,
+    seconds: float,
+    profile: str | None,
+    *,
+    folder: Path,
+    dispatcher: str,
 ) -> None:
     """Outbox -> bus -> webhook consumer -> dispatcher -> HTTP sink."""
     total = int(rate * seconds)
@@ -294,31 +303,94 @@ def bench_pipeline(
     stop = threading.Event()
     started = time.time()
     profiler = cProfile.Profile() if profile else None
-    cpu = _cpu_seconds()
+    child = _dispatcher_process(url, folder) if dispatcher == "process" else None
+    cpu, child_cpu = _cpu_seconds(), _cpu_seconds(child.pid) if child else 0.0
     try:
-        threads = _start_pipeline(store, bus, stop)
+        threads = _start_pipeline(store, bus, stop, in_process=child is None)
         if profiler:
             profiler.enable()
         _produce(store, rate, total)
+        produced = time.time() - started
         figures = json.loads(sink.communicate(timeout=150)[0].strip().splitlines()[-1])
+        stages = _stages(store)
     finally:
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile)  # type: ignore[arg-type]
         stop.set()
+        if child is not None:
+            child_cpu = _cpu_seconds(child.pid) - child_cpu
+            child.terminate()
+            child.wait(30)
         for thread in threads:
             thread.join(15)
         _close(bus)
         store.close()
     elapsed = figures["last"] - started
-    cpu_ms = (_cpu_seconds() - cpu) * 1000 / max(figures["count"], 1)
+    count = max(figures["count"], 1)
+    cpu_ms = (_cpu_seconds() - cpu) * 1000 / count
+    where = (
+        f"{cpu_ms + child_cpu * 1000 / count:.3f} ms an event: pipeline process "
+        f"{cpu_ms:.3f}, dispatcher process {child_cpu * 1000 / count:.3f}"
+        if child is not None
+        else f"{cpu_ms:.3f} ms an event, dispatcher in process"
+    )
     print(
         f"  pipeline: {figures['count']} of {total} events, "
         f"{figures['count'] / elapsed:6.0f} events/s end to end, "
         f"lag p50 {figures['lag_p50'] * 1000:6.1f} ms  "
         f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s; "
-        f"CPU {cpu_ms:.3f} ms an event)"
+        f"CPU {where})\n"
+        f"    where the lag is: written in {produced:.1f}s ({total / produced:.0f}/s); "
+        f"event to queued p50 {stages[0]:.0f} ms p99 {stages[1]:.0f} ms, "
+        f"queued to delivered p50 {stages[2]:.0f} ms p99 {stages[3]:.0f} ms"
     )
+
+
+def _stages(store: Store) -> tuple[float, float, float, float]:
+    """Lag by stage, from the message rows: bus and consumer, then dispatcher."""
+    with store.transaction() as tx:
+        rows = tx.connection.execute(
+            select(_M.event_time, _M.created_at, _M.delivered_at)
+        ).all()
+    queued = [
+        (as_utc(r.created_at) - as_utc(r.event_time)).total_seconds() for r in rows
+    ]
+    sent = [
+        (as_utc(r.delivered_at) - as_utc(r.created_at)).total_seconds()
+        for r in rows
+        if r.delivered_at is not None
+    ]
+    return (
+        _pct(queued, 0.5) * 1000,
+        _pct(queued, 0.99) * 1000,
+        _pct(sent, 0.5) * 1000,
+        _pct(sent, 0.99) * 1000,
+    )
+
+
+def _dispatcher_process(url: str, folder: Path) -> subprocess.Popen[bytes]:
+    """`tieline serve --role dispatcher` on the pipeline's database, started.
+
+    Its log goes to a file; its start (imports and all) is over when it logs
+    `serve.started`, so that its CPU per event counts dispatching only.
+    """
+    env = dict(
+        os.environ,
+        TIELINE_DATA_DIR=str(folder / "var"),
+        TIELINE_DATABASE_URL=url,
+        TIELINE_LOG_LEVEL="INFO",
+    )
+    command = [sys.executable, "-m", "tieline", "serve", "--role", "dispatcher"]
+    log = folder / "dispatcher.log"
+    with log.open("wb") as output:
+        child = subprocess.Popen(command, env=env, stderr=output)
+    deadline = time.monotonic() + 30
+    while b"serve.started" not in log.read_bytes():
+        if child.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the dispatcher did not start: {log.read_text()}")
+        time.sleep(0.05)
+    return child
 
 
 def _bus(store: Store, bus_url: str | None) -> Bus:
@@ -337,13 +409,15 @@ def _close(bus: Bus) -> None:
 
 
 def _start_pipeline(
-    store: Store, bus: Bus, stop: threading.Event
+    store: Store, bus: Bus, stop: threading.Event, *, in_process: bool
 ) -> list[threading.Thread]:
     worker = ConsumerWorker(store, bus, [webhook_consumer()], fetch_timeout=0.05)
-    dispatcher = WebhookDispatcher(
-        store, poll_interval=0.01, breaker=BreakerPolicy(failure_threshold=1000)
-    )
-    threads = [*worker.start(stop), dispatcher.start(stop)]
+    threads = worker.start(stop)
+    if in_process:
+        dispatcher = WebhookDispatcher(
+            store, poll_interval=0.01, breaker=BreakerPolicy(failure_threshold=1000)
+        )
+        threads.append(dispatcher.start(stop))
     if not isinstance(bus, SqlLogBus):
         relay = OutboxRelay(store, name="bench", sink=bus.publish)
         thread = threading.Thread(
@@ -382,6 +456,13 @@ def main() -> None:
         "--backend", choices=["sqlite", "postgres", "both"], default="both"
     )
     parser.add_argument("--only", choices=["accepts", "pipeline"])
+    parser.add_argument(
+        "--dispatcher",
+        choices=["process", "thread"],
+        default="process",
+        help="the dispatcher as `tieline serve --role dispatcher` (as `serve` "
+        "runs it) or a thread of the pipeline's process (as before)",
+    )
     parser.add_argument("--profile")
     args = parser.parse_args()
     # As `tieline serve` does; the API child gets the same level below.
@@ -400,7 +481,15 @@ def main() -> None:
                 with _database(backend, folder, "pipeline") as url:
                     bus_url = NATS if backend == "postgres" else None
                     profile = args.profile if backend == "sqlite" else None
-                    bench_pipeline(url, bus_url, args.rate, seconds, profile)
+                    bench_pipeline(
+                        url,
+                        bus_url,
+                        args.rate,
+                        seconds,
+                        profile,
+                        folder=folder,
+                        dispatcher=args.dispatcher,
+                    )
 
 
 if __name__ == "__main__":

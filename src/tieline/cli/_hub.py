@@ -312,7 +312,7 @@ def running_hub(
         for event, text in assembly.notices:
             log.warning(event, detail=text)
         stoppers.append(start_backbone(store, settings, roles, stop))
-        stoppers.append(start_delivery(store, roles, stop))
+        stoppers.append(start_delivery(store, settings, roles, stop))
         runner = None
         if "worker" in roles and assembly.jobs:
             runner = JobRunner(store, assembly.jobs, tick=job_tick)
