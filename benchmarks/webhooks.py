@@ -340,7 +340,7 @@ def bench_pipeline(
         f"{figures['count'] / elapsed:6.0f} events/s end to end, "
         f"lag p50 {figures['lag_p50'] * 1000:6.1f} ms  "
         f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s; "
-        f"CPU {where})\n"
+        f"CPU {where}; the sink {figures['cpu'] * 1000 / count:.3f})\n"
         f"    where the lag is: written in {produced:.1f}s ({total / produced:.0f}/s); "
         f"event to queued p50 {stages[0]:.0f} ms p99 {stages[1]:.0f} ms, "
         f"queued to delivered p50 {stages[2]:.0f} ms p99 {stages[3]:.0f} ms"

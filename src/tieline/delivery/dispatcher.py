@@ -502,14 +502,17 @@ class _Recorder:
     def _delivered(self, results: list[Result]) -> None:
         if not results:
             return
-        self.connection.execute(
-            _MARK_DELIVERED,
-            [
-                {"b_id": r.message.id, "b_attempts": r.message.attempts + 1}
-                | {"b_now": self.now}
-                for r in results
-            ],
-        )
+        # One statement per attempt count (nearly always one: first tries),
+        # not one parameter set per message: SQLAlchemy's work per parameter
+        # set was about a quarter of a cycle's CPU.
+        by_attempts: dict[int, list[int]] = {}
+        for r in results:
+            by_attempts.setdefault(r.message.attempts + 1, []).append(r.message.id)
+        for attempts, ids in by_attempts.items():
+            self.connection.execute(
+                _MARK_DELIVERED,
+                {"b_ids": ids, "b_attempts": attempts, "b_now": self.now},
+            )
         if logging.getLogger(__name__).isEnabledFor(logging.DEBUG):
             # Checked once: a filtered debug call per message still cost
             # about a tenth of a cycle's CPU.
@@ -622,7 +625,7 @@ class _Recorder:
 
 _MARK_DELIVERED = (
     update(webhook_messages)
-    .where(_M.id == bindparam("b_id"))
+    .where(_M.id.in_(bindparam("b_ids", expanding=True)))
     .values(
         status=DELIVERED,
         attempts=bindparam("b_attempts"),
