@@ -62,6 +62,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import create_engine, select, text
 from standardwebhooks.webhooks import Webhook
@@ -284,7 +285,7 @@ def bench_pipeline(
     profile: str | None,
     *,
     folder: Path,
-    dispatcher: str,
+    layout: Layout,
 ) -> None:
     """Outbox -> bus -> webhook consumer -> dispatcher -> HTTP sink."""
     total = int(rate * seconds)
@@ -301,16 +302,14 @@ def bench_pipeline(
     create_endpoint(store, f"http://127.0.0.1:{port}/in")
     bus = _bus(store, bus_url)
     stop = threading.Event()
-    started = time.time()
     profiler = cProfile.Profile() if profile else None
-    child = _dispatcher_process(url, folder) if dispatcher == "process" else None
-    cpu, child_cpu = _cpu_seconds(), _cpu_seconds(child.pid) if child else 0.0
+    child = _dispatcher_process(url, folder) if layout.dispatcher == "process" else None
+    cpu = _Cpu(child)
     try:
         threads = _start_pipeline(store, bus, stop, in_process=child is None)
         if profiler:
             profiler.enable()
-        _produce(store, rate, total)
-        produced = time.time() - started
+        produced = _write_events(store, url, rate, total, layout.producer)
         figures = json.loads(sink.communicate(timeout=150)[0].strip().splitlines()[-1])
         stages = _stages(store)
     finally:
@@ -318,33 +317,99 @@ def bench_pipeline(
             profiler.disable()
             profiler.dump_stats(profile)  # type: ignore[arg-type]
         stop.set()
+        cpu.stop()
         if child is not None:
-            child_cpu = _cpu_seconds(child.pid) - child_cpu
             child.terminate()
             child.wait(30)
         for thread in threads:
             thread.join(15)
         _close(bus)
         store.close()
-    elapsed = figures["last"] - started
+    _report(figures, produced, stages, cpu, rate, total)
+
+
+class Layout(NamedTuple):
+    """Where the dispatcher and the producer run: a process, or a thread here."""
+
+    dispatcher: str
+    producer: str
+
+
+class _Produced(NamedTuple):
+    started: float
+    finished: float
+    cpu: float | None  # of the producer's process, when it has its own
+
+
+class _Cpu:
+    """CPU seconds of this process and of the dispatcher child, from now on."""
+
+    def __init__(self, child: subprocess.Popen[bytes] | None) -> None:
+        self.child = child
+        self.own = _cpu_seconds()
+        self.childs = _cpu_seconds(child.pid) if child else 0.0
+
+    def stop(self) -> None:
+        self.own = _cpu_seconds() - self.own
+        if self.child is not None:
+            self.childs = _cpu_seconds(self.child.pid) - self.childs
+
+
+def _report(
+    figures: dict[str, float],
+    produced: _Produced,
+    stages: tuple[float, float, float, float],
+    cpu: _Cpu,
+    rate: float,
+    total: int,
+) -> None:
+    elapsed = figures["last"] - produced.started
     count = max(figures["count"], 1)
-    cpu_ms = (_cpu_seconds() - cpu) * 1000 / count
-    where = (
-        f"{cpu_ms + child_cpu * 1000 / count:.3f} ms an event: pipeline process "
-        f"{cpu_ms:.3f}, dispatcher process {child_cpu * 1000 / count:.3f}"
-        if child is not None
-        else f"{cpu_ms:.3f} ms an event, dispatcher in process"
-    )
+    inside = [" and dispatcher" if cpu.child is None else ""]
+    inside += [" and producer" if produced.cpu is None else ""]
+    each = {
+        f"consumer{''.join(inside)} process": cpu.own,
+        **({"dispatcher process": cpu.childs} if cpu.child else {}),
+    }
+    where = ", ".join(f"{name} {s * 1000 / count:.3f}" for name, s in each.items())
+    if produced.cpu is not None:
+        where += f"; producer process {produced.cpu * 1000 / count:.3f}"
+    writing = produced.finished - produced.started
     print(
-        f"  pipeline: {figures['count']} of {total} events, "
+        f"  pipeline: {figures['count']:.0f} of {total} events, "
         f"{figures['count'] / elapsed:6.0f} events/s end to end, "
         f"lag p50 {figures['lag_p50'] * 1000:6.1f} ms  "
-        f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s; "
-        f"CPU {where}; the sink {figures['cpu'] * 1000 / count:.3f})\n"
-        f"    where the lag is: written in {produced:.1f}s ({total / produced:.0f}/s); "
+        f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s)\n"
+        f"    CPU ms an event: {sum(each.values()) * 1000 / count:.3f}: {where}; "
+        f"sink {figures['cpu'] * 1000 / count:.3f}\n"
+        f"    where the lag is: written in {writing:.1f}s ({total / writing:.0f}/s); "
         f"event to queued p50 {stages[0]:.0f} ms p99 {stages[1]:.0f} ms, "
         f"queued to delivered p50 {stages[2]:.0f} ms p99 {stages[3]:.0f} ms"
     )
+
+
+def _write_events(
+    store: Store, url: str, rate: float, total: int, where: str
+) -> _Produced:
+    """Write the events here, or in a producer process of their own."""
+    if where == "thread":
+        started = time.time()
+        _produce(store, rate, total)
+        return _Produced(started, time.time(), None)
+    command = [sys.executable, __file__, "--produce-into", url]
+    command += ["--rate", str(rate), "--total", str(total)]
+    found = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    return _Produced(found["started"], found["finished"], found["cpu"])
+
+
+def _produce_into(url: str, rate: float, total: int) -> None:
+    """The producer process: write, then print when it started and ended."""
+    store = Store(url)
+    cpu, started = time.process_time(), time.time()
+    _produce(store, rate, total)
+    finished, cpu = time.time(), time.process_time() - cpu
+    store.close()
+    print(json.dumps({"started": started, "finished": finished, "cpu": cpu}))
 
 
 def _stages(store: Store) -> tuple[float, float, float, float]:
@@ -463,8 +528,21 @@ def main() -> None:
         help="the dispatcher as `tieline serve --role dispatcher` (as `serve` "
         "runs it) or a thread of the pipeline's process (as before)",
     )
+    parser.add_argument(
+        "--producer",
+        choices=["process", "thread"],
+        default="process",
+        help="write the pipeline's events from a process of their own (as the "
+        "API or an import would) or from a thread of the pipeline's process",
+    )
     parser.add_argument("--profile")
+    # The producer process's own entry point.
+    parser.add_argument("--produce-into", help=argparse.SUPPRESS)
+    parser.add_argument("--total", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.produce_into:
+        _produce_into(args.produce_into, args.rate, args.total)
+        return
     # As `tieline serve` does; the API child gets the same level below.
     configure_logging(Settings(log_level="WARNING"))
     seconds = min(args.seconds, MAX_SECONDS)
@@ -488,7 +566,7 @@ def main() -> None:
                         seconds,
                         profile,
                         folder=folder,
-                        dispatcher=args.dispatcher,
+                        layout=Layout(args.dispatcher, args.producer),
                     )
 
 

@@ -183,13 +183,7 @@ class WebhookDispatcher:
     async def _main(self, stop: threading.Event) -> None:
         connector = aiohttp.TCPConnector(limit=self.max_in_flight)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            # Receivers set no cookies that matter to a webhook; the default
-            # jar filtered every request's cookies (profiled in the pipeline).
-            cookie_jar=aiohttp.DummyCookieJar(),
-        ) as http:
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
             await _Loop(self, http).run(stop)
 
     async def _attempt_and_keep(
