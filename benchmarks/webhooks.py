@@ -2,6 +2,7 @@
 
     python benchmarks/webhooks.py [--seconds 5] [--rate 3000]
         [--backend sqlite|postgres|both] [--only accepts|pipeline]
+        [--dispatcher process|thread] [--producer process|thread]
         [--profile FILE]
 
 Loopback only; every phase is bounded in time. Two measurements, on SQLite
@@ -14,31 +15,41 @@ Loopback only; every phase is bounded in time. Two measurements, on SQLite
 2. **Pipeline**: events written to the outbox at `--rate` per second for
    `--seconds`, carried by the bus (the SQL log, or the relay to NATS) to the
    webhook consumer, queued, signed and POSTed by the dispatcher to a sink
-   process. Prints events/s from the first write to the last arrival, and
-   the lag (arrival minus the event's time) p50/p99.
+   process. Prints events/s from the first write to the last arrival, the
+   lag (arrival minus the event's time) p50/p99, and where the lag is: event
+   to queued (bus and consumer) and queued to delivered (dispatcher). The
+   consumer (and, with NATS, the relay) runs in this process; the dispatcher
+   runs as `tieline serve --role dispatcher`, as `tieline serve` runs it (a
+   process of its own), and the events are written by a producer process, as
+   the API or an import would write them. `--dispatcher thread` and
+   `--producer thread` put them in this process instead, as this benchmark
+   did before the dispatcher had a process of its own.
 
 PostgreSQL: `TIELINE_BENCH_POSTGRES_URL` (default the local server, a
 scratch database is created and dropped). NATS: `TIELINE_BENCH_NATS_URL`
 (default nats://127.0.0.1:4222; streams in a private namespace, removed).
-Each figure comes with the CPU it cost per operation (the API process per
-accept; the pipeline process, producer included, per event), which a busy
-neighbour on a shared box moves much less than the rates.
+Each figure comes with the CPU it cost per operation, by process (the API
+process per accept; the consumer, dispatcher, producer and sink processes
+per event), which a busy neighbour on a shared box moves less than the rates.
 
-`--profile FILE` writes a cProfile of the pipeline's producer thread only;
-for every thread, attach `py-spy record --gil` (CPU) or `--idle --threads`
-(waits), as benchmarks/RESULTS.md describes.
+`--profile FILE` writes a cProfile of this process's main thread (the
+producer, with `--producer thread`); for every thread of every process,
+attach `py-spy record --gil` (CPU) or `--idle --threads` (waits), as
+benchmarks/RESULTS.md describes.
 
 TODO: the targets (5k accepts/s with p99 under 15 ms at 16 senders; 3k
-events/s end to end with lag p99 under 0.5 s) are not met. Medians on a
-shared 2-core box under a load average of 3 to 9 (benchmarks/RESULTS.md has
-the runs, the profiles and what changed): SQLite about 2.6k accepts/s at 16
-senders (p99 17 ms, 0.31 ms of API CPU each) and 1.4k events/s end to end
-(0.56 ms CPU an event; lag p99 under 0.2 s at 500/s offered); PostgreSQL with
-NATS about 1.2-2.1k accepts/s and 0.8k events/s (0.86 ms an event). Where the
-time goes now: per accept, uvicorn's protocol, the socket write and the
-group commit; per event, the dispatcher's HTTP sends (aiohttp and its event
-loop, about half the pipeline's CPU), all in one interpreter with the
-consumer and, here, the producer.
+events/s end to end with lag p99 under 0.5 s) are not met on this shared
+2-core box; benchmarks/RESULTS.md has the runs, the profiles and why.
+Medians at a load average of 1 to 2: SQLite about 2.6k accepts/s at 16
+senders (p99 15 ms, 0.36 ms of API CPU each) and 2.2k events/s end to end
+at 3k/s offered (lag p99 1.6 s; 2.65-2.8k/s with lag p99 0.5-0.8 s when the
+box was otherwise idle), about 0.55 ms of CPU an event over four processes;
+PostgreSQL with NATS about 1.9k accepts/s and 1.2k events/s (lag p99 7 s,
+0.8 ms an event, plus the servers'). What bounds them: one core's worth of
+Python per API process (uvicorn, the receiver, the group commit), and for the
+pipeline the two cores themselves (the dispatcher's aiohttp sends and the
+consumer), SQLite's one writer (about 0.25 ms of writer lock an event) and,
+on PostgreSQL, the NATS client's publishing in the relay.
 """
 
 from __future__ import annotations
