@@ -2,6 +2,7 @@
 
     python benchmarks/webhooks.py [--seconds 5] [--rate 3000]
         [--backend sqlite|postgres|both] [--only accepts|pipeline]
+        [--dispatcher process|thread] [--producer process|thread]
         [--profile FILE]
 
 Loopback only; every phase is bounded in time. Two measurements, on SQLite
@@ -14,31 +15,41 @@ Loopback only; every phase is bounded in time. Two measurements, on SQLite
 2. **Pipeline**: events written to the outbox at `--rate` per second for
    `--seconds`, carried by the bus (the SQL log, or the relay to NATS) to the
    webhook consumer, queued, signed and POSTed by the dispatcher to a sink
-   process. Prints events/s from the first write to the last arrival, and
-   the lag (arrival minus the event's time) p50/p99.
+   process. Prints events/s from the first write to the last arrival, the
+   lag (arrival minus the event's time) p50/p99, and where the lag is: event
+   to queued (bus and consumer) and queued to delivered (dispatcher). The
+   consumer (and, with NATS, the relay) runs in this process; the dispatcher
+   runs as `tieline serve --role dispatcher`, as `tieline serve` runs it (a
+   process of its own), and the events are written by a producer process, as
+   the API or an import would write them. `--dispatcher thread` and
+   `--producer thread` put them in this process instead, as this benchmark
+   did before the dispatcher had a process of its own.
 
 PostgreSQL: `TIELINE_BENCH_POSTGRES_URL` (default the local server, a
 scratch database is created and dropped). NATS: `TIELINE_BENCH_NATS_URL`
 (default nats://127.0.0.1:4222; streams in a private namespace, removed).
-Each figure comes with the CPU it cost per operation (the API process per
-accept; the pipeline process, producer included, per event), which a busy
-neighbour on a shared box moves much less than the rates.
+Each figure comes with the CPU it cost per operation, by process (the API
+process per accept; the consumer, dispatcher, producer and sink processes
+per event), which a busy neighbour on a shared box moves less than the rates.
 
-`--profile FILE` writes a cProfile of the pipeline's producer thread only;
-for every thread, attach `py-spy record --gil` (CPU) or `--idle --threads`
-(waits), as benchmarks/RESULTS.md describes.
+`--profile FILE` writes a cProfile of this process's main thread (the
+producer, with `--producer thread`); for every thread of every process,
+attach `py-spy record --gil` (CPU) or `--idle --threads` (waits), as
+benchmarks/RESULTS.md describes.
 
 TODO: the targets (5k accepts/s with p99 under 15 ms at 16 senders; 3k
-events/s end to end with lag p99 under 0.5 s) are not met. Medians on a
-shared 2-core box under a load average of 3 to 9 (benchmarks/RESULTS.md has
-the runs, the profiles and what changed): SQLite about 2.6k accepts/s at 16
-senders (p99 17 ms, 0.31 ms of API CPU each) and 1.4k events/s end to end
-(0.56 ms CPU an event; lag p99 under 0.2 s at 500/s offered); PostgreSQL with
-NATS about 1.2-2.1k accepts/s and 0.8k events/s (0.86 ms an event). Where the
-time goes now: per accept, uvicorn's protocol, the socket write and the
-group commit; per event, the dispatcher's HTTP sends (aiohttp and its event
-loop, about half the pipeline's CPU), all in one interpreter with the
-consumer and, here, the producer.
+events/s end to end with lag p99 under 0.5 s) are not met on this shared
+2-core box; benchmarks/RESULTS.md has the runs, the profiles and why.
+Medians at a load average of 1 to 2: SQLite about 2.6k accepts/s at 16
+senders (p99 15 ms, 0.36 ms of API CPU each) and 2.2k events/s end to end
+at 3k/s offered (lag p99 1.6 s; 2.65-2.8k/s with lag p99 0.5-0.8 s when the
+box was otherwise idle), about 0.55 ms of CPU an event over four processes;
+PostgreSQL with NATS about 1.9k accepts/s and 1.2k events/s (lag p99 7 s,
+0.8 ms an event, plus the servers'). What bounds them: one core's worth of
+Python per API process (uvicorn, the receiver, the group commit), and for the
+pipeline the two cores themselves (the dispatcher's aiohttp sends and the
+consumer), SQLite's one writer (about 0.25 ms of writer lock an event) and,
+on PostgreSQL, the NATS client's publishing in the relay.
 """
 
 from __future__ import annotations
@@ -62,8 +73,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from standardwebhooks.webhooks import Webhook
 
 from tieline.delivery import (
@@ -77,9 +89,11 @@ from tieline.delivery import (
 from tieline.events import Bus, ConsumerWorker, OutboxRelay, SqlLogBus
 from tieline.logging import configure_logging
 from tieline.settings import Settings, normalise_database_url
-from tieline.store import Store
+from tieline.store import Store, as_utc
+from tieline.store._delivery_schema import webhook_messages
 
 HERE = Path(__file__).parent
+_M = webhook_messages.c
 MAX_SECONDS = 30.0  # bounded: a benchmark must finish
 POSTGRES = os.environ.get(
     "TIELINE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -275,7 +289,14 @@ def _status_and_length(head: bytes) -> tuple[int, int]:
 
 
 def bench_pipeline(
-    url: str, bus_url: str | None, rate: float, seconds: float, profile: str | None
+    url: str,
+    bus_url: str | None,
+    rate: float,
+    seconds: float,
+    profile: str | None,
+    *,
+    folder: Path,
+    layout: Layout,
 ) -> None:
     """Outbox -> bus -> webhook consumer -> dispatcher -> HTTP sink."""
     total = int(rate * seconds)
@@ -292,33 +313,160 @@ def bench_pipeline(
     create_endpoint(store, f"http://127.0.0.1:{port}/in")
     bus = _bus(store, bus_url)
     stop = threading.Event()
-    started = time.time()
     profiler = cProfile.Profile() if profile else None
-    cpu = _cpu_seconds()
+    child = _dispatcher_process(url, folder) if layout.dispatcher == "process" else None
+    cpu = _Cpu(child)
     try:
-        threads = _start_pipeline(store, bus, stop)
+        threads = _start_pipeline(store, bus, stop, in_process=child is None)
         if profiler:
             profiler.enable()
-        _produce(store, rate, total)
+        produced = _write_events(store, url, rate, total, layout.producer)
         figures = json.loads(sink.communicate(timeout=150)[0].strip().splitlines()[-1])
+        stages = _stages(store)
     finally:
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile)  # type: ignore[arg-type]
         stop.set()
+        cpu.stop()
+        if child is not None:
+            child.terminate()
+            child.wait(30)
         for thread in threads:
             thread.join(15)
         _close(bus)
         store.close()
-    elapsed = figures["last"] - started
-    cpu_ms = (_cpu_seconds() - cpu) * 1000 / max(figures["count"], 1)
+    _report(figures, produced, stages, cpu, rate, total)
+
+
+class Layout(NamedTuple):
+    """Where the dispatcher and the producer run: a process, or a thread here."""
+
+    dispatcher: str
+    producer: str
+
+
+class _Produced(NamedTuple):
+    started: float
+    finished: float
+    cpu: float | None  # of the producer's process, when it has its own
+
+
+class _Cpu:
+    """CPU seconds of this process and of the dispatcher child, from now on."""
+
+    def __init__(self, child: subprocess.Popen[bytes] | None) -> None:
+        self.child = child
+        self.own = _cpu_seconds()
+        self.childs = _cpu_seconds(child.pid) if child else 0.0
+
+    def stop(self) -> None:
+        self.own = _cpu_seconds() - self.own
+        if self.child is not None:
+            self.childs = _cpu_seconds(self.child.pid) - self.childs
+
+
+def _report(
+    figures: dict[str, float],
+    produced: _Produced,
+    stages: tuple[float, float, float, float],
+    cpu: _Cpu,
+    rate: float,
+    total: int,
+) -> None:
+    elapsed = figures["last"] - produced.started
+    count = max(figures["count"], 1)
+    inside = [" and dispatcher" if cpu.child is None else ""]
+    inside += [" and producer" if produced.cpu is None else ""]
+    each = {
+        f"consumer{''.join(inside)} process": cpu.own,
+        **({"dispatcher process": cpu.childs} if cpu.child else {}),
+    }
+    where = ", ".join(f"{name} {s * 1000 / count:.3f}" for name, s in each.items())
+    if produced.cpu is not None:
+        where += f"; producer process {produced.cpu * 1000 / count:.3f}"
+    writing = produced.finished - produced.started
     print(
-        f"  pipeline: {figures['count']} of {total} events, "
+        f"  pipeline: {figures['count']:.0f} of {total} events, "
         f"{figures['count'] / elapsed:6.0f} events/s end to end, "
         f"lag p50 {figures['lag_p50'] * 1000:6.1f} ms  "
-        f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s; "
-        f"CPU {cpu_ms:.3f} ms an event)"
+        f"p99 {figures['lag_p99'] * 1000:6.1f} ms  (offered {rate:.0f}/s)\n"
+        f"    CPU ms an event: {sum(each.values()) * 1000 / count:.3f}: {where}; "
+        f"sink {figures['cpu'] * 1000 / count:.3f}\n"
+        f"    where the lag is: written in {writing:.1f}s ({total / writing:.0f}/s); "
+        f"event to queued p50 {stages[0]:.0f} ms p99 {stages[1]:.0f} ms, "
+        f"queued to delivered p50 {stages[2]:.0f} ms p99 {stages[3]:.0f} ms"
     )
+
+
+def _write_events(
+    store: Store, url: str, rate: float, total: int, where: str
+) -> _Produced:
+    """Write the events here, or in a producer process of their own."""
+    if where == "thread":
+        started = time.time()
+        _produce(store, rate, total)
+        return _Produced(started, time.time(), None)
+    command = [sys.executable, __file__, "--produce-into", url]
+    command += ["--rate", str(rate), "--total", str(total)]
+    found = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    return _Produced(found["started"], found["finished"], found["cpu"])
+
+
+def _produce_into(url: str, rate: float, total: int) -> None:
+    """The producer process: write, then print when it started and ended."""
+    store = Store(url)
+    cpu, started = time.process_time(), time.time()
+    _produce(store, rate, total)
+    finished, cpu = time.time(), time.process_time() - cpu
+    store.close()
+    print(json.dumps({"started": started, "finished": finished, "cpu": cpu}))
+
+
+def _stages(store: Store) -> tuple[float, float, float, float]:
+    """Lag by stage, from the message rows: bus and consumer, then dispatcher."""
+    with store.transaction() as tx:
+        rows = tx.connection.execute(
+            select(_M.event_time, _M.created_at, _M.delivered_at)
+        ).all()
+    queued = [
+        (as_utc(r.created_at) - as_utc(r.event_time)).total_seconds() for r in rows
+    ]
+    sent = [
+        (as_utc(r.delivered_at) - as_utc(r.created_at)).total_seconds()
+        for r in rows
+        if r.delivered_at is not None
+    ]
+    return (
+        _pct(queued, 0.5) * 1000,
+        _pct(queued, 0.99) * 1000,
+        _pct(sent, 0.5) * 1000,
+        _pct(sent, 0.99) * 1000,
+    )
+
+
+def _dispatcher_process(url: str, folder: Path) -> subprocess.Popen[bytes]:
+    """`tieline serve --role dispatcher` on the pipeline's database, started.
+
+    Its log goes to a file; its start (imports and all) is over when it logs
+    `serve.started`, so that its CPU per event counts dispatching only.
+    """
+    env = dict(
+        os.environ,
+        TIELINE_DATA_DIR=str(folder / "var"),
+        TIELINE_DATABASE_URL=url,
+        TIELINE_LOG_LEVEL="INFO",
+    )
+    command = [sys.executable, "-m", "tieline", "serve", "--role", "dispatcher"]
+    log = folder / "dispatcher.log"
+    with log.open("wb") as output:
+        child = subprocess.Popen(command, env=env, stderr=output)
+    deadline = time.monotonic() + 30
+    while b"serve.started" not in log.read_bytes():
+        if child.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the dispatcher did not start: {log.read_text()}")
+        time.sleep(0.05)
+    return child
 
 
 def _bus(store: Store, bus_url: str | None) -> Bus:
@@ -337,13 +485,15 @@ def _close(bus: Bus) -> None:
 
 
 def _start_pipeline(
-    store: Store, bus: Bus, stop: threading.Event
+    store: Store, bus: Bus, stop: threading.Event, *, in_process: bool
 ) -> list[threading.Thread]:
     worker = ConsumerWorker(store, bus, [webhook_consumer()], fetch_timeout=0.05)
-    dispatcher = WebhookDispatcher(
-        store, poll_interval=0.01, breaker=BreakerPolicy(failure_threshold=1000)
-    )
-    threads = [*worker.start(stop), dispatcher.start(stop)]
+    threads = worker.start(stop)
+    if in_process:
+        dispatcher = WebhookDispatcher(
+            store, poll_interval=0.01, breaker=BreakerPolicy(failure_threshold=1000)
+        )
+        threads.append(dispatcher.start(stop))
     if not isinstance(bus, SqlLogBus):
         relay = OutboxRelay(store, name="bench", sink=bus.publish)
         thread = threading.Thread(
@@ -382,8 +532,28 @@ def main() -> None:
         "--backend", choices=["sqlite", "postgres", "both"], default="both"
     )
     parser.add_argument("--only", choices=["accepts", "pipeline"])
+    parser.add_argument(
+        "--dispatcher",
+        choices=["process", "thread"],
+        default="process",
+        help="the dispatcher as `tieline serve --role dispatcher` (as `serve` "
+        "runs it) or a thread of the pipeline's process (as before)",
+    )
+    parser.add_argument(
+        "--producer",
+        choices=["process", "thread"],
+        default="process",
+        help="write the pipeline's events from a process of their own (as the "
+        "API or an import would) or from a thread of the pipeline's process",
+    )
     parser.add_argument("--profile")
+    # The producer process's own entry point.
+    parser.add_argument("--produce-into", help=argparse.SUPPRESS)
+    parser.add_argument("--total", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.produce_into:
+        _produce_into(args.produce_into, args.rate, args.total)
+        return
     # As `tieline serve` does; the API child gets the same level below.
     configure_logging(Settings(log_level="WARNING"))
     seconds = min(args.seconds, MAX_SECONDS)
@@ -400,7 +570,15 @@ def main() -> None:
                 with _database(backend, folder, "pipeline") as url:
                     bus_url = NATS if backend == "postgres" else None
                     profile = args.profile if backend == "sqlite" else None
-                    bench_pipeline(url, bus_url, args.rate, seconds, profile)
+                    bench_pipeline(
+                        url,
+                        bus_url,
+                        args.rate,
+                        seconds,
+                        profile,
+                        folder=folder,
+                        layout=Layout(args.dispatcher, args.producer),
+                    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,14 @@ def configure_logging(settings: Settings) -> None:
     # when something goes wrong.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # The level is checked first: below it, a line costs one comparison
+        # instead of the whole chain (the dispatcher's per-message debug line
+        # took about 2% of the webhook pipeline's CPU at level WARNING).
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

@@ -4,6 +4,7 @@ auto-disable with its event, the circuit breaker and the rate limit."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from tieline.delivery import (
 )
 from tieline.store import Store
 from tieline.store._schema import outbox
+from tieline.testing.waiting import wait_for
 
 from .conftest import emit, fan_out, message_states, messages, run_until
 from .sink import Sink
@@ -182,3 +184,43 @@ def test_the_rate_limit_spaces_requests_to_one_destination(
     # A burst of 20, then 10 more at 20 per second: at least half a second.
     last = max(m["delivered_at"].replace(tzinfo=UTC) for m in messages(store))
     assert (last - started).total_seconds() >= 0.45
+
+
+def test_a_stopping_dispatcher_gives_back_what_it_claimed_but_did_not_send(
+    store: Store, secret: str
+) -> None:
+    # Given six messages to a receiver that answers nothing, and a dispatcher
+    # with two sending slots: two messages go out, two more wait claimed
+    with Sink(secret, lambda _p, _i, _n: "hang", hang_for=5.0) as sink:
+        create_endpoint(store, sink.url("/stuck"), secret=secret)
+        emit(store, 6)
+        fan_out(store)
+        dispatcher = _dispatcher(
+            store,
+            max_in_flight=2,
+            timeout=0.3,
+            schedule=RetrySchedule(delays=(600.0,), jitter=0.0),
+        )
+        stop = threading.Event()
+        thread = dispatcher.start(stop)
+        try:
+            wait_for(
+                lambda: _leased_by(store, dispatcher.worker_id) == 4,
+                "two messages sent and two waiting",
+                progress=lambda: _leased_by(store, dispatcher.worker_id),
+            )
+        finally:
+            # When it stops
+            stop.set()
+            thread.join(10)
+
+    # Then the two it sent are failed attempts due in ten minutes, and the
+    # two it never sent are free at once, with the two it never claimed
+    assert _leased_by(store, dispatcher.worker_id) == 0
+    assert sorted(m["attempts"] for m in messages(store)) == [0, 0, 0, 0, 1, 1]
+    claimable = _dispatcher(store).claim(10)
+    assert sorted(m.attempts for m in claimable) == [0, 0, 0, 0]
+
+
+def _leased_by(store: Store, owner: str) -> int:
+    return sum(1 for m in messages(store) if m["lease_owner"] == owner)

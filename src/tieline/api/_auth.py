@@ -97,7 +97,8 @@ def authenticate(
     """The caller, or 401 (audited); 429 when over the rate limit."""
     context = api_context(request)
     try:
-        with context.store.transaction() as tx:
+        # Read-only: on SQLite, no request waits for the writer to sign in.
+        with context.store.read() as tx:
             principal = _principal(context, tx.connection, api_key, bearer)
     except AuthenticationFailed as err:
         presented = api_key or (bearer.credentials if bearer is not None else None)

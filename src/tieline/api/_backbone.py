@@ -154,8 +154,8 @@ def _page(
     """Rows after `cursor`, in `key` order."""
     if cursor is not None:
         query = query.where(key > _decode(cursor))
-    with context.store.engine.connect() as connection:
-        return list(connection.execute(query.order_by(key)).all())
+    with context.store.read() as tx:
+        return list(tx.connection.execute(query.order_by(key)).all())
 
 
 def _utc(stamp: datetime) -> datetime:
@@ -237,8 +237,8 @@ def read_event(request: Request, caller: Caller, event_id: EventId) -> EventOut:
     """One event by its id."""
     context = api_context(request)
     require_backbone(context, request, caller, write=False, target="events")
-    with context.store.engine.connect() as connection:
-        row = connection.execute(
+    with context.store.read() as tx:
+        row = tx.connection.execute(
             select(outbox).where(outbox.c.event_id == event_id)
         ).first()
     if row is None:
@@ -335,8 +335,8 @@ def list_parked(request: Request, caller: Caller) -> ParkedList:
 
 
 def _read_letter(context: ApiContext, letter_id: int) -> DeadLetterOut:
-    with context.store.engine.connect() as connection:
-        row = connection.execute(
+    with context.store.read() as tx:
+        row = tx.connection.execute(
             select(dead_letters).where(dead_letters.c.id == letter_id)
         ).first()
     if row is None:

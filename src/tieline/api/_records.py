@@ -254,7 +254,7 @@ def list_records(
     items: list[dict[str, Any]] = []
     last: Any = None
     more = False
-    with context.store.transaction() as tx:
+    with context.store.read() as tx:
         resolver = ScopeResolver(tx)
         for scanned, row in enumerate(
             _scan(tx.connection, _base_query(cls.kind, query), query.sort, cursor), 1
@@ -299,7 +299,7 @@ def read_record(
 ) -> Response:
     """One record, with its ETag; 304 if the caller has it; 404 when out of reach."""
     _check_kind(context, request, caller, cls.kind)
-    with context.store.transaction() as tx:
+    with context.store.read() as tx:
         record = tx.get(cls, record_id)
         visible = record is not None and _may(
             caller, cls.kind, Action.READ, ScopeResolver(tx).of(record)

@@ -177,8 +177,8 @@ def etag(row: Any) -> str:
 
 
 def _row(context: ApiContext, endpoint_id: str) -> Any:
-    with context.store.engine.connect() as connection:
-        row = connection.execute(
+    with context.store.read() as tx:
+        row = tx.connection.execute(
             select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
         ).first()
     if row is None:
@@ -228,8 +228,8 @@ def list_endpoints(request: Request, caller: Caller) -> EndpointList:
     """Every endpoint, oldest first, without secrets."""
     context = api_context(request)
     require_backbone(context, request, caller, write=False, target=TARGET)
-    with context.store.engine.connect() as connection:
-        rows = connection.execute(
+    with context.store.read() as tx:
+        rows = tx.connection.execute(
             select(webhook_endpoints).order_by(
                 webhook_endpoints.c.created_at, webhook_endpoints.c.id
             )

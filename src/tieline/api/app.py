@@ -88,8 +88,8 @@ def create_app(
         on does not answer (its work waits; nothing is lost), so that a
         liveness probe does not restart a hub because Odoo is down.
         """
-        with store.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        with store.read() as tx:
+            tx.connection.execute(text("SELECT 1"))
         components = health() if health is not None else {}
         healthy = all(part.get("status") == "ok" for part in components.values())
         answer: dict[str, Any] = {

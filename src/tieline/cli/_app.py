@@ -170,10 +170,12 @@ def serve(
     ] = None,
     role: Annotated[
         list[str] | None,
-        typer.Option(help="api, worker, relay or all (repeatable; default all)."),
+        typer.Option(
+            help="api, worker, relay, dispatcher or all (repeatable; default all)."
+        ),
     ] = None,
 ) -> None:
-    """Run the hub: the API, the outbox relay and the consumer workers."""
+    """Run the hub: the API, the outbox relay, the consumers and the dispatcher."""
     from tieline.cli._commands import ROLES, serve_hub
 
     chosen = set(role or ["all"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 # The roles `tieline serve` can run; `all` means every one of them.
-ROLES: frozenset[str] = frozenset({"api", "worker", "relay"})
+ROLES: frozenset[str] = frozenset({"api", "worker", "relay", "dispatcher"})
 
 
 def open_store(settings: Settings) -> Store:
@@ -412,6 +413,8 @@ def _run_api(
 
 
 def _wait_for_interrupt(stop: threading.Event) -> None:
+    """Wait for Ctrl-C or SIGTERM (as a service manager sends), then stop."""
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(1.0):
             pass

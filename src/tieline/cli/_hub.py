@@ -7,6 +7,17 @@ Operator's notes
 and the periodic jobs, and stops them all on exit. `tieline serve` runs the
 API inside it.
 
+Roles: `api`, `worker` (consumers and periodic jobs), `relay` (outbox to
+NATS) and `dispatcher` (outbound webhooks); `all` is every one. The
+dispatcher runs in this process only when it is the process's one role;
+beside any other role (so with `all`, the default) `start_delivery` starts it
+as a child process of its own, on the same database, because its HTTP sends
+are the largest share of the webhook pipeline's CPU and one Python process
+uses one core (benchmarks/RESULTS.md). The child is stopped on exit after it
+finished what it had in flight, ends by itself if this process dies, and is
+started again if it dies (`dispatcher.process_exited`, error). A process
+with only the `dispatcher` role assembles no consumers and opens no bus.
+
 What is assembled, by setting:
 
 - **Odoo** (`TIELINE_ODOO_URL`, `_DB`, `_LOGIN` and the secret
@@ -312,7 +323,7 @@ def running_hub(
         for event, text in assembly.notices:
             log.warning(event, detail=text)
         stoppers.append(start_backbone(store, settings, roles, stop))
-        stoppers.append(start_delivery(store, roles, stop))
+        stoppers.append(start_delivery(store, settings, roles, stop))
         runner = None
         if "worker" in roles and assembly.jobs:
             runner = JobRunner(store, assembly.jobs, tick=job_tick)

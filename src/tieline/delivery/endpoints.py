@@ -137,8 +137,8 @@ def _check(
 
 def get_endpoint(store: Store, endpoint_id: str) -> Endpoint:
     """One endpoint by id, or RecordNotFound."""
-    with store.engine.connect() as connection:
-        row = connection.execute(
+    with store.read() as tx:
+        row = tx.connection.execute(
             select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
         ).first()
     if row is None:
@@ -261,8 +261,8 @@ def resend(store: Store, message_id: str) -> None:
 
 def attempts_of(store: Store, message_id: str) -> list[dict[str, Any]]:
     """Every attempt at one message, oldest first: status, latency, excerpt."""
-    with store.engine.connect() as connection:
-        rows = connection.execute(
+    with store.read() as tx:
+        rows = tx.connection.execute(
             select(webhook_attempts)
             .where(webhook_attempts.c.message_id == message_id)
             .order_by(webhook_attempts.c.attempt, webhook_attempts.c.id)

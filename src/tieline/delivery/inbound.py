@@ -214,8 +214,8 @@ def ensure_source(store: Store, name: str, scheme: Scheme, secret: str) -> Sourc
 
 def load_sources(store: Store) -> dict[str, Source]:
     """Every source, by name."""
-    with store.engine.connect() as connection:
-        rows = connection.execute(select(inbound_sources)).all()
+    with store.read() as tx:
+        rows = tx.connection.execute(select(inbound_sources)).all()
     return {
         row.name: Source(
             row.name,
@@ -386,6 +386,11 @@ class GroupCommitter:
                 rows[(item.source, item.key)] = _inbox_row(item, now)
             ids.append(rows[(item.source, item.key)]["id"] if fresh else None)
         cause = {(i.source, i.key): i.correlation_id for i in reversed(group)}
+        # Built before the first statement, so outside SQLite's writer lock;
+        # a repeat's event is built and dropped.
+        events = {
+            row["id"]: _event_row(row, cause[key], now) for key, row in rows.items()
+        }
         with self.store.transaction() as tx:
             statement = _insert(tx, inbound_messages).on_conflict_do_nothing()
             taken = {
@@ -395,12 +400,9 @@ class GroupCommitter:
                 )
             }
             if taken:
-                events = [
-                    _event_row(row, cause[key], now)
-                    for key, row in rows.items()
-                    if row["id"] in taken
-                ]
-                tx.connection.execute(insert(outbox), events)
+                tx.connection.execute(
+                    insert(outbox), [events[i] for i in events if i in taken]
+                )
         return [i if i in taken else None for i in ids]
 
 

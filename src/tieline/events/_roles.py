@@ -28,6 +28,8 @@ def start_backbone(
     store: Store, settings: Settings, roles: Collection[str], stop: threading.Event
 ) -> Callable[[], None]:
     """Start the relay and/or worker; returns a function that stops them."""
+    if not {"relay", "worker"} & set(roles):
+        return lambda: None
     bus = open_bus(
         store,
         url=settings.bus_url,

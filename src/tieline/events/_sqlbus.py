@@ -5,6 +5,14 @@ worker at a time reads a consumer's log, so its events are handled in order.
 A worker that dies keeps the lease until it runs out (`lease_seconds`); then
 another takes over at the last acknowledged position, and the inbox drops
 what the dead worker had already handled.
+
+Taking or renewing the lease writes; reading the log does not. A feed takes
+the lease (and reads its position) in a write transaction, and then, while at
+least half of the lease is left, reads events in read-only transactions from
+the position it keeps itself: only the lease holder moves the position, and
+its acknowledgement says whether it did. On SQLite those reads take no
+writer lock. Before, every fetch (and every empty poll) was a write
+transaction that held the one writer's lock while it parsed its events.
 """
 
 from __future__ import annotations
@@ -50,6 +58,10 @@ class _SqlFeed:
         self.bus = bus
         self.subscription = subscription
         self.name = f"{subscription.consumer}@sql"
+        # Where this feed stands while it holds the lease, and when (monotonic)
+        # to renew the lease: after half of it has passed.
+        self._position: Position | None = None
+        self._renew_at = 0.0
 
     def fetch(self, max_events: int, timeout: float) -> Batch | None:
         deadline = time.monotonic() + timeout
@@ -60,10 +72,10 @@ class _SqlFeed:
             time.sleep(self.bus.poll_interval)
 
     def _try_fetch(self, max_events: int) -> Batch | None:
-        with self.bus.store.transaction() as tx:
-            start = self._lease(tx.connection)
-            if start is None:
-                return None
+        start = self._held_position()
+        if start is None:
+            return None
+        with self.bus.store.read() as tx:
             entries = read_after(
                 tx.connection, start, max_events, self.subscription.patterns
             )
@@ -71,6 +83,13 @@ class _SqlFeed:
             return None
         deliveries = [Delivery(entry.event) for entry in entries]
         return _SqlBatch(self, deliveries, start, entries[-1].position)
+
+    def _held_position(self) -> Position | None:
+        """The position to read from while the lease is ours; None if not ours."""
+        if self._position is not None and time.monotonic() < self._renew_at:
+            return self._position
+        self.renew()
+        return self._position
 
     def _lease(self, connection: Connection) -> Position | None:
         """Take or renew the lease; the position to read from, or None if held."""
@@ -121,7 +140,7 @@ class _SqlFeed:
     def commit(self, start: Position, end: Position) -> None:
         """Move the position from `start` to `end` if this worker still holds it."""
         with self.bus.store.transaction() as tx:
-            tx.connection.execute(
+            moved = tx.connection.execute(
                 update(consumer_offsets)
                 .where(
                     consumer_offsets.c.consumer == self.subscription.consumer,
@@ -134,12 +153,16 @@ class _SqlFeed:
                 .values(
                     last_txid=end.txid, last_seq=end.seq, updated_at=datetime.now(UTC)
                 )
-            )
+            ).rowcount
+        # Not moved: the lease was lost; the next fetch takes it again first.
+        self._position = end if moved else None
 
     def renew(self) -> None:
-        """Extend the lease while a batch is still being worked on."""
+        """Take or extend the lease (also while a batch is being worked on)."""
+        started = time.monotonic()
         with self.bus.store.transaction() as tx:
-            self._lease(tx.connection)
+            self._position = self._lease(tx.connection)
+        self._renew_at = started + self.bus.lease_seconds / 2
 
 
 class _SqlBatch:

@@ -266,8 +266,8 @@ class JobRunner:
 
 def job_states(store: Store) -> list[JobState]:
     """Every job's row, by name."""
-    with store.engine.connect() as connection:
-        rows = connection.execute(
+    with store.read() as tx:
+        rows = tx.connection.execute(
             select(scheduled_jobs).order_by(scheduled_jobs.c.name)
         ).all()
     return [_state(row._mapping) for row in rows]

@@ -26,7 +26,7 @@ from tieline._context import current_causation_id, current_correlation_id, new_i
 from tieline.envelope import CloudEvent
 from tieline.errors import StoreBusy
 from tieline.model import RECORD_TYPES, CanonicalRecord
-from tieline.store._engine import create_store_engine
+from tieline.store._engine import READ_ONLY, create_store_engine
 from tieline.store._schema import outbox, records
 
 R = TypeVar("R", bound=CanonicalRecord)
@@ -99,16 +99,41 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """A unit of work: committed on normal exit, rolled back on error."""
+        """A unit of work: committed on normal exit, rolled back on error.
+
+        The database transaction begins at the first statement, not on entry:
+        on SQLite the one writer's lock is taken then, so what a caller
+        prepares before its first statement (building rows, say) does not
+        hold other writers up.
+        """
         try:
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection:
                 yield Transaction(connection)
+                connection.commit()
         except OperationalError as err:
             raise _translate(err) from err
         except DBAPIError as err:
             if _is_concurrency_failure(err):
                 raise StoreBusy(str(err.orig)) from err
             raise
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        """A unit of work that only reads, from one consistent snapshot.
+
+        On SQLite it takes no writer lock: under WAL it reads the database as
+        of its first statement while writers go on (a write in it fails). On
+        PostgreSQL it is a READ ONLY transaction. Use it where nothing is
+        written; a read whose result decides a write belongs in the write's
+        own `transaction()`.
+        """
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(**READ_ONLY)
+                yield Transaction(connection)
+                connection.rollback()
+        except OperationalError as err:
+            raise _translate(err) from err
 
     def close(self) -> None:
         """Release the connection pool, if this store created it."""

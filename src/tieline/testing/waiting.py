@@ -56,16 +56,16 @@ def outstanding(store: Store, consumer: str, patterns: Sequence[str]) -> int:
     open transaction, so an empty fetch does not mean a consumer is done;
     this count does.
     """
-    with store.engine.connect() as connection:
+    with store.read() as tx:
         wanted = {
             row.event_id
-            for row in connection.execute(select(outbox.c.event_id, outbox.c.type))
+            for row in tx.connection.execute(select(outbox.c.event_id, outbox.c.type))
             if matches(row.type, patterns)
         }
         settled = {
             row.event_id
             for table in (inbox, dead_letters)
-            for row in connection.execute(
+            for row in tx.connection.execute(
                 select(table.c.event_id).where(table.c.consumer == consumer)
             )
         }
