@@ -1,4 +1,4 @@
-"""The backbone's routes as every role: events, dead letters, webhook endpoints.
+"""The backbone's routes as every role: events, dead letters, webhooks.
 
 Integration operators and admins (on every entity) read and act; auditors
 read only; every other role, a partner and a new identity are refused.
@@ -11,13 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from tieline.delivery.signing import message_id
 from tieline.events import deadletters, parking
 from tieline.events._inbox import handle_once
 from tieline.governance import Role
 from tieline.governance._schema import audit_log
 from tieline.store import Transaction
+from tieline.store._delivery_schema import webhook_messages
 from tieline.store._schema import outbox
 
 WRITERS = {Role.INTEGRATION_OPERATOR, Role.ADMIN}
@@ -61,6 +63,28 @@ def _endpoint(hub: Any, admin: dict[str, str]) -> dict[str, Any]:
     return body
 
 
+def _message(hub: Any, endpoint_id: str, event: dict[str, Any]) -> str:
+    """A webhook message of `event` queued for the endpoint; its webhook-id."""
+    webhook_id = message_id(endpoint_id, event["id"])
+    now = datetime.now(UTC)
+    with hub.store.transaction() as tx:
+        tx.connection.execute(
+            insert(webhook_messages).values(
+                message_id=webhook_id,
+                endpoint_id=endpoint_id,
+                event_id=event["id"],
+                event_type=event["type"],
+                event_time=now,
+                payload=json.dumps(event),
+                status="failed",
+                attempts=8,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return webhook_id
+
+
 def _actions(hub: Any) -> list[tuple[str, str, str]]:
     with hub.store.engine.connect() as connection:
         rows = connection.execute(select(audit_log).order_by(audit_log.c.seq))
@@ -76,6 +100,7 @@ def test_every_backbone_route_gives_each_role_exactly_its_permissions(
     event = _events(hub)[0]
     letter = _dead_letter(hub, event)
     endpoint = _endpoint(hub, admin)
+    message = f"/v1/webhook-messages/{_message(hub, endpoint['id'], event)}"
     supplier = estate["s1"] if role is Role.PARTNER else None
     headers = hub.caller(
         "caller", *([(role, "*", supplier)] if role is not None else [])
@@ -88,6 +113,11 @@ def test_every_backbone_route_gives_each_role_exactly_its_permissions(
         hub.client.get("/v1/parked-retries", headers=headers),
         hub.client.get("/v1/webhook-endpoints", headers=headers),
         hub.client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=headers),
+        hub.client.get(
+            f"/v1/webhook-endpoints/{endpoint['id']}/messages", headers=headers
+        ),
+        hub.client.get(message, headers=headers),
+        hub.client.get(f"{message}/attempts", headers=headers),
     ]
     path = f"/v1/webhook-endpoints/{endpoint['id']}"
     writes = [
@@ -100,12 +130,16 @@ def test_every_backbone_route_gives_each_role_exactly_its_permissions(
         hub.client.post(f"{path}/disable", headers=headers, json={"reason": "x"}),
         hub.client.post(f"{path}/enable", headers=headers),
         hub.client.post(f"{path}/rotate-secret", headers=headers),
+        hub.client.post(f"{message}/resend", headers=headers),
+        hub.client.post(
+            f"{path}/recover", headers=headers, json={"since": "2026-01-01T00:00:00Z"}
+        ),
     ]
-    assert [r.status_code for r in reads] == [200 if role in READERS else 403] * 7
-    wanted = [200, 201, 200, 200, 200] if role in WRITERS else [403] * 5
+    assert [r.status_code for r in reads] == [200 if role in READERS else 403] * 10
+    wanted = [200, 201, 200, 200, 200, 200, 200] if role in WRITERS else [403] * 7
     assert [r.status_code for r in writes] == wanted
     refusals = [a for a in _actions(hub) if a[0] == "permission.refused"]
-    assert len(refusals) == wanted.count(403) + (0 if role in READERS else 7)
+    assert len(refusals) == wanted.count(403) + (0 if role in READERS else 10)
 
 
 def test_an_operator_of_one_entity_only_is_refused_the_backbone(

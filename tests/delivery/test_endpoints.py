@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tieline.delivery import (
+    EndpointDisabled,
     create_endpoint,
     disable,
     enable,
@@ -109,6 +110,30 @@ def test_resend_queues_one_message_again_with_its_id(store: Store) -> None:
     assert again[0]["message_id"] == first["message_id"]
     with pytest.raises(RecordNotFound):
         resend(store, "msg_nope")
+
+
+def test_resend_refuses_a_message_of_a_disabled_endpoint(store: Store) -> None:
+    endpoint, _ = create_endpoint(store, "http://127.0.0.1:9/x")
+    emit(store, 1)
+    fan_out(store)
+    disable(store, endpoint.id, reason="receiver moving")
+
+    with pytest.raises(EndpointDisabled) as caught:
+        resend(store, messages(store)[0]["message_id"])
+
+    assert "receiver moving" in str(caught.value)
+    assert message_states(store) == {"held": 1}
+
+
+def test_recover_refuses_a_time_in_the_future(store: Store) -> None:
+    endpoint, _ = create_endpoint(store, "http://127.0.0.1:9/x")
+    disable(store, endpoint.id, reason="down")
+
+    with pytest.raises(ValidationFailed) as caught:
+        recover(store, endpoint.id, since=datetime.now(UTC) + timedelta(hours=1))
+
+    assert caught.value.field == "since"
+    assert get_endpoint(store, endpoint.id).status == "disabled"
 
 
 def test_rotation_keeps_the_old_secret_signing_for_the_overlap(store: Store) -> None:

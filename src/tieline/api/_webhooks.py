@@ -5,7 +5,9 @@ secret is shown once, in the answer that made it (create, rotate-secret),
 and never in a list or a read; rotations are audited as secret rotations
 with no secret in the entry, and nothing here logs one. Changes use
 `If-Match` with the endpoint's ETag, a digest of its settings and change
-time, because the table keeps no version number.
+time, because the table keeps no version number. `recover` enables an
+endpoint and queues its held messages and those failed since a point in
+time; an endpoint's messages and their attempts are in `_webhook_messages`.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select, update
 
+from tieline.api import _idempotency as idempotency
 from tieline.api._access import require_backbone
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._problems import FieldError, Problem, problem_responses
+from tieline.api._records import IdempotencyKey, Write, run_write
 from tieline.delivery import endpoints as hooks
 from tieline.errors import RecordNotFound
+from tieline.governance.audit import AuditedTransaction
 from tieline.governance.identities import Principal
 from tieline.store._delivery_schema import webhook_endpoints
 
@@ -151,6 +156,24 @@ class EnabledOut(BaseModel):
 
     endpoint: EndpointOut
     queued: int
+
+
+class RecoverIn(BaseModel):
+    """The point in time to recover from (RFC 3339, with its offset)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime
+
+
+class RecoveredOut(BaseModel):
+    """The endpoint, enabled, and how many messages were queued to send again."""
+
+    endpoint: EndpointOut
+    since: datetime
+    queued: int = Field(
+        description="Its held messages, and those that failed since `since`."
+    )
 
 
 def _out(row: Any) -> EndpointOut:
@@ -462,3 +485,53 @@ def enable_endpoint(
         {"queued": queued},
     )
     return EnabledOut(endpoint=_out(_row(context, endpoint_id)), queued=queued)
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/recover",
+    response_model=RecoveredOut,
+    summary="Enable an endpoint and send again what failed since a point in time",
+    operation_id="recover_webhook_endpoint",
+    responses=problem_responses(400, 401, 403, 404, 422, 429),
+)
+def recover_endpoint(
+    request: Request,
+    caller: Caller,
+    endpoint_id: EndpointId,
+    body: RecoverIn,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Enable the endpoint; queue its held messages and those failed since `since`.
+
+    Each goes with its same `webhook-id`. A `since` in the future is 422; the
+    recovery and its audit entry commit as one, and `Idempotency-Key` makes a
+    retried request answer as the first did instead of queueing again.
+    """
+    context = api_context(request)
+    require_backbone(context, request, caller, write=True, target=TARGET)
+    write = Write(
+        context, request, caller, body.model_dump(mode="json"), idempotency_key
+    )
+
+    def work(audited: AuditedTransaction) -> idempotency.StoredAnswer:
+        connection = audited.transaction.connection
+        try:
+            queued = hooks.recover_in(connection, endpoint_id, body.since)
+        except RecordNotFound as err:
+            raise Problem(404, f"no webhook endpoint {endpoint_id}") from err
+        audited.record(
+            actor=caller.actor,
+            action="webhook.endpoint_recovered",
+            target=f"webhook_endpoint:{endpoint_id}",
+            source=client_address(request),
+            details={"since": body.since.isoformat(), "queued": queued},
+        )
+        row = connection.execute(
+            select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+        ).one()
+        answer = RecoveredOut(
+            endpoint=_out(row._mapping), since=body.since, queued=queued
+        )
+        return idempotency.StoredAnswer(200, answer.model_dump(mode="json"), {})
+
+    return run_write(write, work)

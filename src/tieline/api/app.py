@@ -31,6 +31,7 @@ from tieline.api._middleware import BodyLimit, LastResort, SecurityHeaders
 from tieline.api._ratelimit import RateLimiter
 from tieline.api._records import records_router
 from tieline.api._submissions import router as submissions_router
+from tieline.api._webhook_messages import router as webhook_messages_router
 from tieline.api._webhooks import router as webhooks_router
 from tieline.api._workflow_actions import router as workflow_router
 from tieline.errors import ValidationFailed
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(governance_router)
     app.include_router(backbone_router)
     app.include_router(webhooks_router)
+    app.include_router(webhook_messages_router)
     app.include_router(workflow_router)
     app.include_router(exceptions_router)
     app.include_router(submissions_router)

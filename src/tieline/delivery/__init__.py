@@ -4,6 +4,7 @@ from tieline.delivery._roles import start_delivery
 from tieline.delivery.dispatcher import WebhookDispatcher
 from tieline.delivery.endpoints import (
     Endpoint,
+    EndpointDisabled,
     attempts_of,
     create_endpoint,
     disable,
@@ -36,6 +37,7 @@ __all__ = [
     "BreakerPolicy",
     "CircuitBreaker",
     "Endpoint",
+    "EndpointDisabled",
     "InboundMessage",
     "InboundReceiver",
     "RetrySchedule",

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from tieline._context import new_id
 from tieline.delivery.signing import new_secret
-from tieline.errors import RecordNotFound, ValidationFailed
+from tieline.errors import PermanentError, RecordNotFound, ValidationFailed
 from tieline.events._log import matches
 from tieline.logging import get_logger
 from tieline.store import Store
@@ -42,6 +42,19 @@ ENABLED, DISABLED = "enabled", "disabled"
 # because the endpoint is disabled.
 PENDING, DELIVERED, FAILED, HELD = "pending", "delivered", "failed", "held"
 FILTER_KEYS = frozenset({"project_id", "legal_entity_id"})
+
+
+class EndpointDisabled(PermanentError):
+    """A message cannot be sent while its endpoint is disabled."""
+
+    def __init__(self, endpoint_id: str, reason: str | None) -> None:
+        because = f" ({reason})" if reason else ""
+        super().__init__(
+            f"webhook endpoint {endpoint_id} is disabled{because}; enable or "
+            "recover it, which sends its held messages"
+        )
+        self.endpoint_id = endpoint_id
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +151,12 @@ def _check(
 def get_endpoint(store: Store, endpoint_id: str) -> Endpoint:
     """One endpoint by id, or RecordNotFound."""
     with store.read() as tx:
-        row = tx.connection.execute(
-            select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
-        ).first()
-    if row is None:
-        raise RecordNotFound("webhook endpoint", endpoint_id)
-    return to_endpoint(row._mapping)
+        return get_endpoint_in(tx.connection, endpoint_id)
+
+
+def get_endpoint_in(connection: Connection, endpoint_id: str) -> Endpoint:
+    """One endpoint by id, read on `connection`, or RecordNotFound."""
+    return to_endpoint(_endpoint_row(connection, endpoint_id)._mapping)
 
 
 def list_endpoints(connection: Connection) -> list[Endpoint]:
@@ -217,12 +230,28 @@ def enable(store: Store, endpoint_id: str) -> int:
 def recover(store: Store, endpoint_id: str, *, since: datetime) -> int:
     """Enable the endpoint and send again what failed or waited since `since`."""
     with store.transaction() as tx:
-        _endpoint_row(tx.connection, endpoint_id)
-        _set_status(tx.connection, endpoint_id, ENABLED, None)
-        queued = _requeue(tx.connection, endpoint_id, (HELD,), None)
-        queued += _requeue(tx.connection, endpoint_id, (FAILED,), since)
+        queued = recover_in(tx.connection, endpoint_id, since)
     log.info("webhook.endpoint_recovered", endpoint_id=endpoint_id, queued=queued)
     return queued
+
+
+def recover_in(connection: Connection, endpoint_id: str, since: datetime) -> int:
+    """`recover` inside the caller's transaction; returns how many were queued.
+
+    Every held message is queued, and every failed one created at or after
+    `since` (a zone-less `since` is taken as UTC; one in the future is refused,
+    as it would queue nothing and look like a recovery). A failed message that
+    used its whole schedule gets one more try, not a new schedule.
+    """
+    since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
+    if since > datetime.now(UTC):
+        raise ValidationFailed(
+            "must not be in the future", record="recovery", field="since"
+        )
+    _endpoint_row(connection, endpoint_id)
+    _set_status(connection, endpoint_id, ENABLED, None)
+    queued = _requeue(connection, endpoint_id, (HELD,), None)
+    return queued + _requeue(connection, endpoint_id, (FAILED,), since)
 
 
 def disable(store: Store, endpoint_id: str, *, reason: str) -> None:
@@ -247,16 +276,37 @@ def disable_in(connection: Connection, endpoint_id: str, reason: str) -> None:
 
 def resend(store: Store, message_id: str) -> None:
     """Send one message again (same `webhook-id`), whatever became of it."""
-    now = datetime.now(UTC)
     with store.transaction() as tx:
-        moved = tx.connection.execute(
-            update(webhook_messages)
-            .where(webhook_messages.c.message_id == message_id)
-            .values(status=PENDING, next_attempt_at=now, lease_until=None)
-        ).rowcount
-    if not moved:
-        raise RecordNotFound("webhook message", message_id)
+        resend_in(tx.connection, message_id)
     log.info("webhook.resend_queued", message_id=message_id)
+
+
+def resend_in(connection: Connection, message_id: str) -> str:
+    """`resend` inside the caller's transaction; returns the endpoint's id.
+
+    The message is due now. A lease still running is left alone: the message
+    is being sent at this moment, and clearing the lease would let a second
+    dispatcher send it beside the first (so the message of a dispatcher that
+    died goes out when its lease ends, `lease_seconds` after the claim). A
+    message of a disabled endpoint is refused (`EndpointDisabled`): it would
+    only be held again.
+    """
+    row = connection.execute(
+        select(webhook_messages.c.endpoint_id).where(
+            webhook_messages.c.message_id == message_id
+        )
+    ).first()
+    if row is None:
+        raise RecordNotFound("webhook message", message_id)
+    endpoint = _endpoint_row(connection, row.endpoint_id)
+    if endpoint.status != ENABLED:
+        raise EndpointDisabled(row.endpoint_id, endpoint.disabled_reason)
+    connection.execute(
+        update(webhook_messages)
+        .where(webhook_messages.c.message_id == message_id)
+        .values(status=PENDING, next_attempt_at=datetime.now(UTC))
+    )
+    return str(row.endpoint_id)
 
 
 def attempts_of(store: Store, message_id: str) -> list[dict[str, Any]]:
