@@ -11,6 +11,7 @@ in the audit log.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -56,6 +57,18 @@ class Recorder:
                 f"{answer.status_code} {dict(answer.headers)} {answer.text}"
             )
         return answer
+
+
+def _queue_events(hub: Any) -> None:
+    """Queue every event of the outbox for the webhook endpoints, as fan-out does."""
+    from sqlalchemy import select
+
+    from tieline.delivery.fanout import queue_many
+    from tieline.store._schema import outbox
+
+    with hub.store.transaction() as tx:
+        rows = tx.connection.execute(select(outbox.c.envelope).order_by(outbox.c.seq))
+        queue_many(tx, [json.loads(row.envelope) for row in rows])
 
 
 def _run(
@@ -162,6 +175,19 @@ def _run(
     )
     call("POST", f"{hook_path}/disable", json={"reason": "test"}, headers=admin)
     call("POST", f"{hook_path}/enable", headers=admin)
+    # Its messages (the estate's events queued for it) and their attempts.
+    _queue_events(hub)
+    listed = call("GET", f"{hook_path}/messages", headers=admin).json()
+    message_path = f"/v1/webhook-messages/{listed['items'][0]['id']}"
+    call("GET", message_path, headers=admin)
+    call("GET", f"{message_path}/attempts", headers=admin)
+    call("POST", f"{message_path}/resend", headers=admin)
+    call(
+        "POST",
+        f"{hook_path}/recover",
+        json={"since": "2026-01-01T00:00:00Z"},
+        headers=admin,
+    )
 
     # A crash whose exception quotes a database password.
     from tieline.governance.scope import ScopeResolver
