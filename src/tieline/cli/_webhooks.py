@@ -143,7 +143,7 @@ def messages(
         # Never shortened: the id is what `attempts` and `resend` take.
         Column("message (webhook-id)", no_wrap=True, min_width=36),
         "event type",
-        "status",
+        Column("status", no_wrap=True, min_width=9),
         "tries",
         "next attempt",
         "last code",
