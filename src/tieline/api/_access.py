@@ -3,9 +3,10 @@
 The backbone (events, dead letters, webhook endpoints) spans every legal
 entity, so its routes need a grant on every entity (`*`): an operator of one
 entity would otherwise read another entity's events.
-TODO: events, dead letters and endpoints are not filtered per legal entity,
-so an integration operator or auditor granted on one entity only is refused
-here; a company that splits operations per entity has to grant `*`.
+TODO: events, dead letters, endpoints and their messages are not filtered
+per legal entity, so an integration operator or auditor granted on one entity
+only is refused here; a company that splits operations per entity has to
+grant `*`.
 """
 
 from __future__ import annotations

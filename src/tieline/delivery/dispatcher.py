@@ -14,7 +14,8 @@ UPDATE SKIP LOCKED` on PostgreSQL), and send each with aiohttp.
 Outcomes: a 2xx is `delivered`. Anything else (another status, a timeout, a
 refused or dropped connection) is a failed attempt, retried on the
 `RetrySchedule` with the same `webhook-id`; after the last attempt the message
-is `failed` and waits for a person (`resend`, or `recover` on its endpoint).
+is `failed` and waits for a person (`resend`, or `recover` on its endpoint;
+`tieline webhooks ...` or the API's webhook message routes show every attempt).
 An endpoint that has been failing without a single success for
 `disable_after` seconds (default a day) when one of its messages fails for
 good is disabled, and the event `tieline.webhook_endpoint.disabled` is written
