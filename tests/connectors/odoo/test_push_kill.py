@@ -1,14 +1,15 @@
 """Fault test: the push consumer's process SIGKILLed between Odoo's answer to
 a create and the commit of the binding, then started again.
 
-The first worker process (`push_worker.py`) stops for good right after Odoo
-answered its create of the partner, the order or the bill, before tieline
-stamped its external id on the new record and before the store transaction
-holding the binding and the event's inbox row committed, and is killed
-there. Odoo then holds a record the store knows nothing about. A fresh
-worker takes the dead one's events once its lease runs out, pushes them
-again, and finds that record by its natural key instead of making a second
-one.
+The first worker process (`push_worker.py`) stops for good at a chosen
+point of its push of the partner, the order or the bill, and is killed
+there: right after Odoo answered the create, before tieline stamped its
+external id on the new record (`create`), or right after the binding row
+was written, before the store transaction holding it and the event's inbox
+row committed (`bind`). Either way Odoo holds a record the store knows
+nothing about. A fresh worker takes the dead one's events once its lease
+runs out, pushes them again, and finds that record (by its natural key,
+or by its external id) instead of making a second one.
 
 The kill is in our own process, so the test needs none of the double's
 faults and runs against a real Odoo too (TIELINE_TEST_ODOO_URL).
@@ -165,16 +166,21 @@ def _given_a_chain(
     return chain, invoice
 
 
-CASES = [
+MODELS = [
     pytest.param("res.partner", id="partner"),
     pytest.param("purchase.order", id="order"),
     pytest.param("account.move", id="bill"),
 ]
+STALLS = [
+    pytest.param("create", id="after-create"),
+    pytest.param("bind", id="after-bind"),
+]
 
 
-@pytest.mark.parametrize("model", CASES)
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stall_at", STALLS)
 def test_a_worker_killed_between_odoos_create_and_the_binding_commit_leaves_one_record(
-    odoo: OdooTarget, store: Store, model: str, tmp_path: Path
+    odoo: OdooTarget, store: Store, model: str, stall_at: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "push-workers.log"
     marker = tmp_path / "created"
@@ -183,7 +189,7 @@ def test_a_worker_killed_between_odoos_create_and_the_binding_commit_leaves_one_
         domain = _domain(model, chain, invoice)
 
         # Given a push worker killed right after Odoo answered its create
-        with _worker(odoo, store, log, model, str(marker)) as first:
+        with _worker(odoo, store, log, stall_at, model, str(marker)) as first:
             wait_for(lambda: _stalled(first, marker), f"a create of {model}")
             first.kill()
         created = int(marker.read_text())
