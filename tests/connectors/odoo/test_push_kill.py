@@ -11,8 +11,13 @@ nothing about. A fresh worker takes the dead one's events once its lease
 runs out, pushes them again, and finds that record (by its natural key,
 or by its external id) instead of making a second one.
 
-The kill is in our own process, so the test needs none of the double's
-faults and runs against a real Odoo too (TIELINE_TEST_ODOO_URL).
+The last test is a known gap, marked xfail (strict): when the hub's pull
+of partners runs between the kill and the retried push, a partner not yet
+stamped becomes a second canonical supplier and the push makes a second
+partner (see the TODO on `_OwnPartners` in `connectors/odoo/_sync.py`).
+
+The kill is in our own process, so the tests need none of the double's
+faults and run against a real Odoo too (TIELINE_TEST_ODOO_URL).
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from tieline.connectors.odoo import OdooClient, OdooSync
+from tieline.connectors.odoo import Limits, OdooClient, OdooSync
 from tieline.connectors.odoo._schema import odoo_bindings
 from tieline.connectors.odoo.consumers import PATTERNS, consumer_name
+from tieline.connectors.odoo.runtime import OdooConfig, OdooRuntime
 from tieline.model.invoices import SupplierInvoice
 from tieline.store import Store
 from tieline.store._schema import dead_letters
@@ -177,33 +184,47 @@ STALLS = [
 ]
 
 
+def _kill_mid_push(
+    odoo: OdooTarget, store: Store, log: Path, stall_at: str, model: str
+) -> int:
+    """Run a push worker until it stalls at `stall_at` on `model`, then SIGKILL
+    it there; returns the Odoo id of the record it was writing."""
+    marker = log.with_name(f"stalled-{stall_at}")
+    with _worker(odoo, store, log, stall_at, model, str(marker)) as first:
+        wait_for(lambda: _stalled(first, marker), f"a push to stall at {stall_at}")
+        first.kill()
+    return int(marker.read_text())
+
+
+def _restart(odoo: OdooTarget, store: Store, log: Path) -> None:
+    """Run a fresh push worker until every push event is settled."""
+    with _worker(odoo, store, log) as second:
+        wait_for(
+            lambda: _settled(second, store),
+            "every push event settled",
+            progress=lambda: outstanding(store, CONSUMER, PATTERNS),
+        )
+
+
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("stall_at", STALLS)
 def test_a_worker_killed_between_odoos_create_and_the_binding_commit_leaves_one_record(
     odoo: OdooTarget, store: Store, model: str, stall_at: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "push-workers.log"
-    marker = tmp_path / "created"
     with odoo.client() as client:
         chain, invoice = _given_a_chain(odoo, store, client, model)
         domain = _domain(model, chain, invoice)
 
-        # Given a push worker killed right after Odoo answered its create
-        with _worker(odoo, store, log, stall_at, model, str(marker)) as first:
-            wait_for(lambda: _stalled(first, marker), f"a create of {model}")
-            first.kill()
-        created = int(marker.read_text())
+        # Given a push worker killed after Odoo answered its create, before
+        # the binding committed
+        created = _kill_mid_push(odoo, store, log, stall_at, model)
         # (Odoo holds the record; the store holds no binding for it)
         assert _odoo_count(client, model, domain) == 1
         assert _bindings(store, model) == []
 
         # When a fresh worker starts and takes over the dead one's events
-        with _worker(odoo, store, log) as second:
-            wait_for(
-                lambda: _settled(second, store),
-                "every push event settled",
-                progress=lambda: outstanding(store, CONSUMER, PATTERNS),
-            )
+        _restart(odoo, store, log)
 
         # Then Odoo still holds exactly one record, the one the killed
         # worker made, and the store binds it once, nothing dead-lettered
@@ -211,3 +232,49 @@ def test_a_worker_killed_between_odoos_create_and_the_binding_commit_leaves_one_
         canonical = _canonical_id(model, chain, invoice)
         assert _bindings(store, model) == [(canonical, created)], log.read_text()
         assert _dead_letters(store) == 0, log.read_text()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known gap: the pull adopts an unstamped partner only by external id "
+    "or tax id, not by the name the push matches on (see _OwnPartners in "
+    "connectors/odoo/_sync.py)",
+)
+def test_a_pull_between_the_kill_and_the_restart_leaves_one_partner(
+    odoo: OdooTarget, store: Store, tmp_path: Path
+) -> None:
+    log = tmp_path / "push-workers.log"
+    with odoo.client() as client:
+        chain, invoice = _given_a_chain(odoo, store, client, "res.partner")
+        domain = _domain("res.partner", chain, invoice)
+
+        # Given a push worker killed right after Odoo created the partner,
+        # before tieline stamped its external id on it
+        _kill_mid_push(odoo, store, log, "create", "res.partner")
+
+        # and the hub's periodic pull running before the pushes resume (at a
+        # restart it runs at once when its interval has passed, and the dead
+        # worker's events wait for its lease to run out; an Odoo webhook on
+        # res.partner reads the partner the same way)
+        runtime = OdooRuntime(
+            OdooConfig(
+                url=odoo.url,
+                database=odoo.database,
+                login=odoo.login,
+                secret=SecretStr(odoo.secret),
+                limits=Limits(calls_per_second=1000, timeout=10)
+                if odoo.double is not None
+                else Limits(),
+            )
+        )
+        try:
+            runtime.pull(store)
+        finally:
+            runtime.close()
+
+        # When a fresh worker takes over the dead one's events
+        _restart(odoo, store, log)
+
+        # Then Odoo holds one partner for the supplier
+        assert _odoo_count(client, "res.partner", domain) == 1, log.read_text()
