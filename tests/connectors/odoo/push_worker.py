@@ -8,7 +8,7 @@ PUSH_WORKER_UNTHROTTLED set (the Odoo double), calls are not rate-limited;
 a real Odoo gets the client's default limits.
 
 Runs the push consumer `odoo-main` over the SQL event log, as a hub's
-worker role does, until killed.
+worker role does, until killed (or until the process that started it ends).
 
 With STALL_AT, the process stops for good at the first write of a
 STALL_MODEL record, after Odoo answered and before the consumer's store
@@ -109,9 +109,13 @@ def main() -> None:
     bus = SqlLogBus(store, lease_seconds=LEASE, poll_interval=0.01)
     worker = ConsumerWorker(store, bus, [consumer], fetch_timeout=0.2)
     stop = threading.Event()
+    parent = os.getppid()
     worker.start(stop)
     print("push worker started", flush=True)
-    stop.wait()
+    # A test process that died without killing its worker leaves no orphan.
+    while os.getppid() == parent:
+        stop.wait(1.0)
+    os._exit(1)
 
 
 if __name__ == "__main__":
