@@ -11,10 +11,10 @@ nothing about. A fresh worker takes the dead one's events once its lease
 runs out, pushes them again, and finds that record (by its natural key,
 or by its external id) instead of making a second one.
 
-The last test is a known gap, marked xfail (strict): when the hub's pull
-of partners runs between the kill and the retried push, a partner not yet
-stamped becomes a second canonical supplier and the push makes a second
-partner (see the TODO on `_OwnPartners` in `connectors/odoo/_sync.py`).
+The last test runs the hub's pull of partners between the kill and the
+retried push: the partner, not yet stamped, must be bound to the supplier the
+push was for (by the name the push matches on), not pulled as a second
+supplier that the retried push would then create again.
 
 The kill is in our own process, so the tests need none of the double's
 faults and run against a real Odoo too (TIELINE_TEST_ODOO_URL).
@@ -234,13 +234,6 @@ def test_a_worker_killed_between_odoos_create_and_the_binding_commit_leaves_one_
         assert _dead_letters(store) == 0, log.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known gap: the pull adopts an unstamped partner only by external id "
-    "or tax id, not by the name the push matches on (see _OwnPartners in "
-    "connectors/odoo/_sync.py)",
-)
 def test_a_pull_between_the_kill_and_the_restart_leaves_one_partner(
     odoo: OdooTarget, store: Store, tmp_path: Path
 ) -> None:
