@@ -25,7 +25,7 @@ from tieline.model import LegalEntity
 from tieline.settings import Settings
 from tieline.store import Store
 from tieline.workflows import DutiesNotSegregated, Hub, parse_policies
-from tieline.workflows.people import approve, history
+from tieline.workflows.people import approve, history, reject, tasks_for
 
 from ..workflows.conftest import POLICY, Flow, build_estate
 from .test_authentication import AUDIENCE, ISSUER, _person_token, idp
@@ -380,3 +380,63 @@ def test_a_person_the_policy_does_not_know_blocks_decisions_on_their_change(
     with pytest.raises(DutiesNotSegregated, match="requester cannot approve"):
         approve(changes.store, hub, "X-03", "odoo:mal")
     assert approve(changes.store, hub, "X-03", "odoo:ddan") == "X-03: approved"
+
+
+def _put_status(people: People, headers: dict[str, str], path: str, status: str) -> Any:
+    current = people.client.get(path, headers=headers)
+    body = {
+        k: v
+        for k, v in current.json().items()
+        if k not in {"id", "version", "changed_by", "changed_at"}
+    }
+    return people.client.put(
+        path,
+        json=dict(body, status=status),
+        headers={**headers, "If-Match": current.headers["etag"]},
+    )
+
+
+def test_a_decision_of_the_records_own_system_is_in_its_workflow_history(
+    people: People, changes: Flow
+) -> None:
+    # Given two change orders Procore's integration sent, waiting for dir.dan
+    procore = people.service("procore", Role.INTEGRATION_OPERATOR)
+    paths = []
+    for number in ("X-04", "X-05"):
+        body = dict(
+            _change_order(changes, number), origin={"system": "procore", "key": number}
+        )
+        made = people.client.post("/v1/change-orders", headers=procore, json=body)
+        assert made.status_code == 201, made.text
+        paths.append(made.headers["Location"])
+    changes.drive()
+    reject(changes.store, changes.hub, "X-05", "odoo:ddan", "not agreed")
+
+    # When Procore approves both in Procore and its integration writes that
+    answers = [_put_status(people, procore, path, "approved") for path in paths]
+    changes.drive()
+
+    # Then the first is approved in its workflow by Procore, no longer a task
+    assert [a.status_code for a in answers] == [200, 200]
+    last = history(changes.store, "X-04")[-1]
+    assert (last.to_state, last.actor, last.actor_kind, last.system, last.login) == (
+        "approved",
+        "system:procore",
+        "system",
+        "procore",
+        "procore",
+    )
+    dan = [t.document_ref for t in tasks_for(changes.store, changes.hub, "dir.dan")]
+    assert "X-04" not in dan
+
+    # And the one rejected here is not forced: it goes to the exception queue
+    assert history(changes.store, "X-05")[-1].to_state == "rejected"
+    (flagged,) = [
+        t
+        for t in tasks_for(changes.store, changes.hub, "ctrl.cy")
+        if t.document_ref == "X-05"
+    ]
+    assert flagged.reason == (
+        "X-05: procore wrote it approved, which its change_order workflow cannot "
+        "follow (rejected is final); settle it with that system"
+    )

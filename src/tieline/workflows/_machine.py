@@ -211,6 +211,10 @@ class Machine(Generic[S]):
         if timer is not None:
             _arm(connection, self.instance, timer)
 
+    def follow(self, target: S, actor: Actor, comment: str) -> None:
+        """Record a move the document's own system made (see `_owned`)."""
+        self._move(target, actor, comment=comment)
+
     def wait(self, assign: list[Assignee], timer: Timer | None) -> None:
         """Assign the current (initial) state's deciders and arm its timer."""
         now = self.hub.clock()
