@@ -206,6 +206,10 @@ class Machine(Generic[S]):
             connection, self.instance, source.value, target.value, actor, comment, now
         )
         _leave_state(connection, self.instance.id)
+        # Imported here: the SLA module builds on this one.
+        from tieline.workflows._sla import close_breaches
+
+        close_breaches(self.tx, self.hub, self.instance, source.value, actor)
         for assignee in assign or []:
             _assign(connection, self.instance, assignee, now)
         if timer is not None:

@@ -235,8 +235,9 @@ def rematch_held(
     for flow, invoice in _held(tx, hub, commitment.id):
         differences = match_invoice(tx, hub, invoice)
         if not differences:
-            _approve_by_policy(tx, flow, invoice, f" after {cause}")
+            # Closed first, so that their note says why (the policy approved).
             _close_exceptions(tx, hub, flow, cause)
+            _approve_by_policy(tx, flow, invoice, f" after {cause}")
             approved.append(invoice)
             log.info(
                 "invoice.rematched",
