@@ -28,6 +28,7 @@ from tieline.workflows import DutiesNotSegregated, Hub, parse_policies
 from tieline.workflows.people import approve, history, reject, tasks_for
 
 from ..workflows.conftest import POLICY, Flow, build_estate
+from ..workflows.helpers import award, invoice
 from .test_authentication import AUDIENCE, ISSUER, _person_token, idp
 
 __all__ = ["idp"]
@@ -440,3 +441,27 @@ def test_a_decision_of_the_records_own_system_is_in_its_workflow_history(
         "X-05: procore wrote it approved, which its change_order workflow cannot "
         "follow (rejected is final); settle it with that system"
     )
+
+
+def test_whoever_keyed_an_invoice_in_cannot_approve_it(
+    people: People, flow: Flow
+) -> None:
+    # Given pm.pat keys in an invoice billing goods not yet received
+    order = award(flow, "PO-2", "25", "45.00")
+    keyed = invoice(order, "INV-2", ("1", "25", "45.00", "1125.00"), system="mail")
+    body = {
+        k: v
+        for k, v in keyed.model_dump(mode="json").items()
+        if k not in {"id", "version", "changed_by", "changed_at"}
+    }
+    pat = people.person("pm.pat", Role.ACCOUNTS_PAYABLE)
+    made = people.client.post("/v1/invoices", headers=pat, json=body)
+    assert made.status_code == 201, made.text
+    flow.drive()
+
+    # Then it waits for its approver, who is pm.pat, and he may not approve it
+    with pytest.raises(DutiesNotSegregated, match="requester cannot approve"):
+        approve(flow.store, flow.hub, "INV-2", "odoo:ppat")
+    assert "INV-2" not in [
+        t.document_ref for t in tasks_for(flow.store, flow.hub, "pm.pat")
+    ]
