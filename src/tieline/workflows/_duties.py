@@ -6,7 +6,10 @@ The rules (issue "Governed construction workflows"):
 - whoever approved an invoice cannot release its payment;
 - a service identity can never approve (nor release, nor certify);
 - only the persons the policy assigned to a step (approvers, their delegates
-  while delegated, the escalation owner after a breach) may decide it.
+  while delegated, the escalation owner after a breach) may decide it;
+- a document whose requester the policy maps to no identity (a person
+  writing through the API, a site login nobody listed) is decided by nobody
+  until it does: the first rule could not be checked, so it fails closed.
 
 Each actor is resolved to one identity through the login mapping first, so
 the rules hold when the two actions arrive from two systems under two logins
@@ -68,11 +71,11 @@ def barred(
     return bool(releasing and approver and approver["person"] == person)
 
 
-def _known_as(directory: Directory, party: dict[str, str]) -> str | None:
+def _known_as(directory: Directory, recorded: dict[str, str]) -> str | None:
     """The identity id of a recorded party now, or None when the policy knows none."""
-    if directory.get(party["person"]) is not None:
-        return party["person"]
-    system, _, login = party["via"].partition(":")
+    if directory.get(recorded["person"]) is not None:
+        return recorded["person"]
+    system, _, login = recorded["via"].partition(":")
     found = directory.find(system, login)
     return None if found is None else found.id
 
