@@ -14,12 +14,18 @@ from tieline.cli import _workflows as workflows_cli
 from tieline.cli import app
 from tieline.cli._commands import open_store
 from tieline.errors import ValidationFailed
-from tieline.model import Commitment, CommitmentStatus
+from tieline.model import (
+    ChangeOrder,
+    ChangeOrderLine,
+    ChangeOrderStatus,
+    Commitment,
+    CommitmentStatus,
+)
 from tieline.settings import Settings
 from tieline.workflows import Hub, parse_policies
 from tieline.workflows.people import history
 
-from .conftest import POLICY, Flow, build_estate
+from .conftest import POLICY, Flow, build_estate, origin
 
 
 def test_people_work_their_tasks_from_the_cli(
@@ -253,3 +259,45 @@ def test_a_rejection_from_the_cli_says_why(
         assert [h.to_state for h in history(store, "REQ-1")] == ["submitted"]
     finally:
         store.close()
+
+
+def test_a_change_written_over_the_api_is_not_approved_by_its_writer_from_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a change order pm.pat wrote through the records API (which stamps
+    # it `human:pm.pat`), waiting for its approver
+    settings, flow = _hub_dir(tmp_path, monkeypatch)
+    flow.store = open_store(settings)
+    contract = flow.subcontract("SC-T1", ("A", "03 30 00", "20000.00"))
+    flow.save(contract)
+    flow.save(
+        ChangeOrder(
+            origin=origin("CO-T1-02", "tieline"),
+            commitment_id=contract.id,
+            number="CO-T1-02",
+            reason="extra pour",
+            currency="USD",
+            status=ChangeOrderStatus.SUBMITTED,
+            lines=[
+                ChangeOrderLine(
+                    line_key="A", cost_code="03 30 00", amount=Decimal("4321.09")
+                )
+            ],
+        ),
+        actor="human:pm.pat",
+    )
+    flow.store.close()
+    _drive(settings, flow)
+    runner = CliRunner()
+
+    # When pm.pat approves it under his Odoo login, it is refused
+    own = runner.invoke(app, ["approve", "CO-T1-02", "--as", "odoo:ppat"])
+    assert own.exit_code != 0
+    assert str(own.exception) == (
+        "CO-T1-02: pm.pat requested it (as tieline:pm.pat) and cannot approve it "
+        "(as odoo:ppat) (requester cannot approve)"
+    )
+
+    # Then its approver decides it
+    done = runner.invoke(app, ["approve", "CO-T1-02", "--as", "odoo:ddan"])
+    assert done.exit_code == 0, done.output
