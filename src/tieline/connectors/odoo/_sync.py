@@ -399,6 +399,7 @@ class OdooSync:
             currency_id=currency,
             product_id=self.product_id(tx, mapper.product_kind(commitment)),
             accounts=accounts,
+            taxes_field=self.client.version.order_line_taxes_field,
         )
         order = adapter.ensure(
             kind=commitment.kind,
@@ -555,6 +556,7 @@ class OdooSync:
         entities = self._check_analytics(tx, pairs, record)
         company = self._companies(tx, {entity, *entities}, record)[entity]
         currency = self.currency_id(invoice.currency, record)
+        self._require_purchase_journal(tx, entity, company, record)
         taxes = self._purchase_taxes(company, invoice)
 
         # Nothing was written to Odoo before this line.
@@ -562,7 +564,7 @@ class OdooSync:
         partner = self.push_supplier(tx, supplier)
         mapper = InvoiceMapper()
         lines = [
-            self._bill_line(tx, record, source, line, taxes)
+            self._bill_line(tx, record, source, line, taxes, mapper.sign(invoice))
             for source, line in zip(sources, invoice.lines, strict=True)
         ]
         bill = adapter.ensure(
@@ -586,6 +588,33 @@ class OdooSync:
                 actor=self.actor,
             )
         return bill
+
+    def _require_purchase_journal(
+        self, tx: Transaction, entity_id: str, company: int, record: str
+    ) -> None:
+        """Refuse, before any write, a bill whose company has no purchase
+        journal: Odoo would refuse to make it (a company created without a
+        chart of accounts has none), in the words quoted here."""
+        found = self.client.search(
+            "account.journal",
+            [("company_id", "=", company), ("type", "=", "purchase")],
+            limit=1,
+            context=company_context(company),
+        )
+        if found:
+            return
+        (row,) = self.client.read("res.company", [company], ["name"])
+        entity = tx.get(LegalEntity, entity_id)
+        code = entity.code if entity is not None else entity_id
+        raise ValidationFailed(
+            f"legal entity {code} books in Odoo company {row['name']}, and Odoo "
+            f"would refuse the bill: No journal could be found in company "
+            f"{row['name']} for any of those types: purchase. Give that company "
+            "a chart of accounts (Accounting, Configuration, Settings, Fiscal "
+            "Localization) or a purchase journal, then replay",
+            record=record,
+            field="legal_entity_id",
+        )
 
     def _purchase_taxes(
         self, company: int, invoice: SupplierInvoice
@@ -612,6 +641,7 @@ class OdooSync:
         source: tuple[str | None, str | None, str | None],
         line: InvoiceLine,
         taxes: dict[Decimal, int],
+        sign: Decimal,
     ) -> dict[str, Any]:
         binder, _ = self._tools(tx)
         order_key, project_id, code = source
@@ -635,6 +665,7 @@ class OdooSync:
             purchase_line_id=order_line,
             analytic=analytic,
             tax_ids=[] if line.tax_percent is None else [taxes[line.tax_percent]],
+            sign=sign,
         )
 
     def _post(self, adapter: Adapter, bill: int, invoice: SupplierInvoice) -> None:
