@@ -27,8 +27,9 @@ after creating its partner leaves no duplicate behind, and its replay finds
 the partner and its binding.
 
 Failures: everything tieline can check itself (status, the records a push
-needs in the store, the legal entity's Odoo company, the currency, the
-invoice's tax rates) is checked before the first write to Odoo, so a push
+needs in the store, the legal entity's Odoo company, the currency and that
+it is active in Odoo, the invoice's tax rates, a purchase journal in the
+bill's company) is checked before the first write to Odoo, so a push
 that cannot go leaves nothing in Odoo. Odoo's refusals surface as
 `OdooRejected` (permanent, Odoo's message kept); a record that depends on
 one not yet in Odoo raises `RetryableError` so the consumer tries again
@@ -208,9 +209,14 @@ class OdooSync:
         return int(matching[0])
 
     def currency_id(self, code: str, record: str | None = None) -> int:
-        """Odoo's currency for an ISO code (inactive ones included)."""
-        found = self.client.search(
-            "res.currency", [("name", "=", code)], context={"active_test": False}
+        """Odoo's currency for an ISO code; one that is there but inactive is
+        refused, since Odoo would keep the document in it without a rate and
+        refuse to post a bill in it."""
+        found = self.client.search_read(
+            "res.currency",
+            [("name", "=", code)],
+            ["active"],
+            context={"active_test": False},
         )
         if not found:
             raise ValidationFailed(
@@ -218,7 +224,15 @@ class OdooSync:
                 record=record,
                 field="currency",
             )
-        return int(found[0])
+        if not any(row["active"] for row in found):
+            raise ValidationFailed(
+                f"currency {code} is not active in Odoo {self.instance}: activate "
+                "it there (Accounting, Configuration, Currencies) with its rates, "
+                "then replay",
+                record=record,
+                field="currency",
+            )
+        return int(next(row["id"] for row in found if row["active"]))
 
     def product_id(self, tx: Transaction, kind: str) -> int:
         """tieline's generic goods or service product, created once."""
