@@ -224,3 +224,57 @@ def test_a_bill_for_a_company_without_a_purchase_journal_is_refused_before_writi
         ) in message
         after = client.search("account.move", [], context={"active_test": False})
         assert after == bills_before
+
+
+def test_a_bill_and_its_payment_use_the_journals_of_the_bills_company(
+    odoo: OdooTarget, double: object, store: Store
+) -> None:
+    # The double only: a real Odoo books nothing in a company without a chart
+    # of accounts, journals or not, so its second company would need one.
+    with odoo.client() as client:
+        sync = OdooSync(client, instance="main")
+        east, name = _bare_company(client, odoo.tag)
+        journals = {
+            kind: client.create(
+                "account.journal",
+                {"name": f"{kind} {odoo.tag}", "code": code, "type": kind},
+                context={"allowed_company_ids": [east]},
+            )
+            for kind, code in (("purchase", "EBILL"), ("bank", "EBNK"))
+        }
+        chain = _move_to(
+            store, sync, build_chain(store, client, sync, odoo.tag), east, name
+        )
+        with store.transaction() as tx:
+            sync.push_commitment(tx, chain.commitment)
+
+        # When its invoice is pushed and the bill paid in Odoo
+        with store.transaction() as tx:
+            bill = sync.push_invoice(tx, chain.invoice(f"INV-{odoo.tag}"))
+        context: dict[str, Any] = {
+            "active_model": "account.move",
+            "active_ids": [bill],
+            "allowed_company_ids": [east],
+        }
+        wizard = client.create("account.payment.register", {}, context=context)
+        answer = client.call(
+            "account.payment.register",
+            "action_create_payments",
+            [wizard],
+            context=context,
+        )
+
+        # Then the bill is on the company's purchase journal, the payment on
+        # its bank journal, both in that company
+        (row,) = client.read("account.move", [bill], ["journal_id", "company_id"])
+        assert (row["journal_id"][0], row["company_id"][0]) == (
+            journals["purchase"],
+            east,
+        )
+        (payment,) = client.read(
+            "account.payment", [answer["res_id"]], ["journal_id", "company_id"]
+        )
+        assert (payment["journal_id"][0], payment["company_id"][0]) == (
+            journals["bank"],
+            east,
+        )

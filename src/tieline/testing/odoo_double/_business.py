@@ -52,6 +52,7 @@ def _install_defaults(db: Database) -> None:
             "stock.picking": _picking_defaults,
             "account.payment.register": _register_defaults,
             "account.tax": _tax_defaults,
+            "account.journal": _journal_defaults,
         }
     )
 
@@ -89,6 +90,10 @@ def _tax_defaults(env: Env, row: Raw) -> None:
     row.setdefault("type_tax_use", "sale")
     row.setdefault("price_include", False)
     row.setdefault("sequence", 1)
+    row.setdefault("company_id", env.company_id)
+
+
+def _journal_defaults(env: Env, row: Raw) -> None:
     row.setdefault("company_id", env.company_id)
 
 
