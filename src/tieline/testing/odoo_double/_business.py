@@ -198,12 +198,15 @@ def _product_defaults(env: Env, row: Raw) -> None:
     row.setdefault("purchase_method", "receive")
     row.setdefault("purchase_ok", True)
     row.setdefault("sale_ok", True)
+    # A product's default vendor tax is the current company's purchase tax:
+    # none for a company without taxes (no chart of accounts).
     purchase_taxes = [
         i
         for i, r in env.db.tables["account.tax"].items()
         if r.get("type_tax_use") == "purchase"
     ]
-    row.setdefault("supplier_taxes_id", purchase_taxes[:1])
+    own = company_taxes(env.db, purchase_taxes, env.company_id)
+    row.setdefault("supplier_taxes_id", own[:1])
     row.setdefault("categ_id", 1)
 
 
