@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tieline.connectors.odoo import OdooSync, OdooUserError
+from tieline.errors import ValidationFailed
 from tieline.model import InvoiceLine, InvoiceStatus, InvoiceType, Origin
 from tieline.model.invoices import SupplierInvoice
 from tieline.store import Store
@@ -113,3 +114,24 @@ def test_odoo_refuses_to_post_a_bill_with_a_negative_total(odoo: OdooTarget) -> 
         assert caught.value.odoo_message == NEGATIVE_TOTAL
         (row,) = client.read("account.move", [bill], ["state"])
         assert row["state"] == "draft"
+
+
+def test_an_invoice_with_a_negative_total_is_refused_before_writing(
+    odoo: OdooTarget, store: Store
+) -> None:
+    with odoo.client() as client:
+        sync = OdooSync(client, instance="main")
+        chain = build_chain(store, client, sync, odoo.tag)
+        # Given an invoice (not a credit note) whose amounts are negative
+        note = _credit_note(chain, f"NEG-{odoo.tag}", -1)
+        invoice = note.model_copy(update={"invoice_type": InvoiceType.INVOICE})
+        moves_before = client.search("account.move", [])
+
+        # When it is pushed
+        with store.transaction() as tx, pytest.raises(ValidationFailed) as caught:
+            sync.push_invoice(tx, invoice)
+
+        # Then it is refused as a credit note in disguise, and Odoo has no bill
+        assert caught.value.field == "invoice_type"
+        assert "record it as one" in str(caught.value)
+        assert client.search("account.move", []) == moves_before

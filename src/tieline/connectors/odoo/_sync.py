@@ -571,6 +571,7 @@ class OdooSync:
         company = self._companies(tx, {entity, *entities}, record)[entity]
         currency = self.currency_id(invoice.currency, record)
         self._require_purchase_journal(tx, entity, company, record)
+        InvoiceMapper().check_sign(invoice)
         taxes = self._purchase_taxes(company, invoice)
 
         # Nothing was written to Odoo before this line.

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from tieline.connectors.odoo.mappers._base import Mapper, money
+from tieline.errors import ValidationFailed
 from tieline.model import InvoiceLine, InvoiceType
 from tieline.model.invoices import SupplierInvoice
 
@@ -46,6 +47,18 @@ class InvoiceMapper(Mapper):
         turns the document's amounts into the positive ones Odoo wants."""
         credit = invoice.invoice_type is InvoiceType.CREDIT_NOTE
         return Decimal(-1) if credit and invoice.gross_total < 0 else Decimal(1)
+
+    def check_sign(self, invoice: SupplierInvoice) -> None:
+        """Refuse an invoice (not a credit note) whose total is negative: Odoo
+        would make the bill and then refuse to post it."""
+        if invoice.invoice_type is InvoiceType.INVOICE and invoice.gross_total < 0:
+            raise ValidationFailed(
+                f"the invoice's total is {invoice.gross_total} {invoice.currency}, "
+                "and Odoo posts no bill with a negative total; it is a credit "
+                "note: record it as one (invoice_type credit_note), then replay",
+                record=f"invoice {invoice.supplier_reference}",
+                field="invoice_type",
+            )
 
     def to_odoo(
         self,
