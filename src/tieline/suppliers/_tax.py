@@ -9,6 +9,13 @@ not its ISO code GR; a GB company may be registered under XI (Northern
 Ireland). An id that starts with another country's VAT prefix followed by a
 digit is refused rather than guessed at. Without a country the id is kept as
 written (after the clean-up), prefix or not.
+
+TODO: only the characters and the country prefix are checked, not the
+number's length or check digits, so a truncated id such as "GB12" is
+accepted, imported without a flag and sent to Odoo as the partner's VAT.
+python-stdnum's per-country VAT validators would catch it; it is not one of
+tieline's dependencies yet, and our own table of national formats would be
+worse kept than that library.
 """
 
 from __future__ import annotations

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from typer.testing import CliRunner
 
 from tieline.cli import app
-from tieline.model import LegalEntity, Origin
+from tieline.model import InvoiceLine, LegalEntity, Origin
+from tieline.model.invoices import SupplierInvoice
 from tieline.store import Store
 
 from .chain import user_company
@@ -132,3 +136,96 @@ def test_check_names_legal_entities_without_company_or_in_another_currency(
         f"in {other}> in TIELINE_ODOO_COMPANIES, or correct the legal entity's "
         "base currency"
     ) in output
+
+
+def test_check_names_a_company_that_cannot_take_bills(odoo: OdooTarget) -> None:
+    with odoo.client() as client:
+        home, _ = user_company(client)
+        (row,) = client.read("res.company", [home], ["name", "currency_id"])
+        # Given a legal entity mapped to a company made without a chart of
+        # accounts (no journal, no tax), and one mapped to the user's company
+        bare = f"Builder East {odoo.tag}"
+        client.create(
+            "res.company", {"name": bare, "currency_id": row["currency_id"][0]}
+        )
+
+    # When the check runs
+    code, output = _run(
+        odoo, odoo.secret, TIELINE_ODOO_COMPANIES=f"EAST={bare},HOME={home}"
+    )
+
+    # Then it fails, and says what the bare company lacks and what to set
+    assert code == 1
+    assert (
+        f"legal entity EAST in {bare}: purchase journal none, bank journal none, "
+        "purchase taxes none"
+    ) in output
+    assert (
+        f"missing: legal entity EAST: Odoo company {bare} has no purchase journal, "
+        "so Odoo refuses its vendor bills (No journal could be found in company "
+        f"{bare} for any of those types: purchase); install a chart of accounts "
+        f"for {bare}"
+    ) in output
+    assert (
+        f"missing: legal entity EAST: Odoo company {bare} has no bank or cash "
+        "journal, so its bills cannot be paid in Odoo"
+    ) in output
+    # And the user's company, which has its books, is not called missing
+    assert f"legal entity HOME in {row['name']}: purchase journal " in output
+    assert "missing: legal entity HOME" not in output
+    if odoo.double is not None:
+        assert (
+            f"legal entity HOME in {row['name']}: purchase journal Vendor Bills, "
+            "bank journal Bank, purchase taxes 15%"
+        ) in output
+
+
+def test_check_names_a_tax_rate_of_tielines_invoices_the_company_lacks(
+    odoo: OdooTarget, store: Store
+) -> None:
+    with odoo.client() as client:
+        company, currency = user_company(client)
+    # Given, in tieline's database, an invoice of the legal entity at 9.27%
+    entity = LegalEntity(
+        origin=Origin(system="test", key=f"T-{odoo.tag}"),
+        code=f"T{odoo.tag}",
+        name=f"Taxed Builders {odoo.tag}",
+        base_currency=currency,
+    )
+    invoice = SupplierInvoice(
+        origin=Origin(system="test", key=f"INV-{odoo.tag}"),
+        supplier_reference=f"INV-{odoo.tag}",
+        supplier_name="Northwind",
+        legal_entity_id=entity.id,
+        issue_date=date(2026, 12, 3),
+        currency=currency,
+        lines=[
+            InvoiceLine(
+                line_key="1",
+                net_amount=Decimal("100.00"),
+                tax_percent=Decimal("9.27"),
+            )
+        ],
+        net_total=Decimal("100.00"),
+        tax_total=Decimal("9.27"),
+        gross_total=Decimal("109.27"),
+    )
+    with store.transaction() as tx:
+        tx.save(entity, actor="test")
+        tx.save(invoice, actor="test")
+
+    # When the check runs on that database
+    code, output = _run(
+        odoo,
+        odoo.secret,
+        TIELINE_DATABASE_URL=store.url,
+        TIELINE_ODOO_COMPANIES=f"{entity.code}={company}",
+    )
+
+    # Then the missing rate is named, with where to create it
+    assert code == 1
+    assert (
+        f"missing: legal entity {entity.code}: its invoices carry 9.27% tax and "
+        "Odoo company"
+    ) in output
+    assert "create one in Odoo (Accounting, Configuration, Taxes)" in output

@@ -136,3 +136,38 @@ def test_a_partner_with_a_known_suppliers_tax_id_is_bound_to_that_supplier(
         assert [(s.id, s.legal_name) for s in mine] == [
             (supplier.id, f"Cascade Steel {odoo.tag}")
         ]
+
+
+def test_a_commitment_in_a_currency_inactive_in_odoo_leaves_nothing_in_odoo(
+    odoo: OdooTarget, store: Store
+) -> None:
+    with odoo.client() as client:
+        sync = OdooSync(client, instance="main")
+        # Given a commitment in a currency Odoo has but keeps inactive (a new
+        # database has EUR and GBP so)
+        inactive = client.search_read(
+            "res.currency",
+            [("active", "=", False)],
+            ["name"],
+            limit=1,
+            context={"active_test": False},
+        )
+        if not inactive:
+            pytest.skip("every currency is active on this Odoo")
+        code = inactive[0]["name"]
+        chain = build_chain(store, client, sync, odoo.tag)
+        commitment = chain.commitment.model_copy(update={"currency": code})
+
+        # When it is pushed
+        with pytest.raises(ValidationFailed) as failed, store.transaction() as tx:
+            sync.push_commitment(tx, commitment)
+
+        # Then it fails naming the currency and what to do, before any write
+        assert failed.value.field == "currency"
+        assert f"currency {code} is not active in Odoo main: activate it" in str(
+            failed.value
+        )
+        assert _partners(client, chain.supplier.legal_name) == []
+        assert (
+            client.search("purchase.order", [("origin", "=", commitment.number)]) == []
+        )

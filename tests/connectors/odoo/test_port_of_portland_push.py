@@ -87,7 +87,7 @@ def test_every_award_becomes_one_confirmed_order_at_the_award_total(
         # When every award is pushed
         _push_all(store, sync, awards)
 
-        # Then each is one confirmed order at its award total (net), to the cent
+        # Then each is one confirmed order at its award total, to the cent
         with store.transaction() as tx:
             binder = Binder(tx.connection, "main")
             orders = {a.id: binder.odoo_id("purchase.order", a.id) for a in awards}
@@ -106,7 +106,14 @@ def test_every_award_becomes_one_confirmed_order_at_the_award_total(
             for row in client.read(
                 "purchase.order",
                 [o for o in orders.values() if o is not None],
-                ["state", "origin", "amount_untaxed", "partner_id", "order_line"],
+                [
+                    "state",
+                    "origin",
+                    "amount_untaxed",
+                    "amount_total",
+                    "partner_id",
+                    "order_line",
+                ],
             )
         }
         by_supplier: dict[int, set[str]] = defaultdict(set)
@@ -114,8 +121,10 @@ def test_every_award_becomes_one_confirmed_order_at_the_award_total(
             row = rows[orders[award.id]]
             total = sum((line.amount for line in award.lines), Decimal(0))
             assert (row["state"], row["origin"]) == ("purchase", award.number)
-            # Untaxed: Odoo adds the product's default vendor taxes on top.
+            # Lines name no tax (awards are net), so Odoo adds none of the
+            # product's default vendor taxes: its total is the award's.
             assert Decimal(str(row["amount_untaxed"])) == total, award.number
+            assert Decimal(str(row["amount_total"])) == total, award.number
             assert len(row["order_line"]) == len(award.lines), award.number
             assert row["partner_id"][0] == partners[award.supplier_id]
             by_supplier[row["partner_id"][0]].add(award.supplier_id)

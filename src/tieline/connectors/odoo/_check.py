@@ -7,19 +7,28 @@ one TIELINE_ODOO_COMPANIES names, else the one of its exact name, as a push
 chooses it (`OdooSync.company_id`). A legal entity with none, or whose
 company keeps its books in another currency, is a problem: its documents
 could not be pushed, or would be booked in the wrong currency.
+
+For each company a legal entity books in, the check also reads its books:
+a purchase journal (without one Odoo refuses every vendor bill there, as in
+a company created without a chart of accounts), a bank or cash journal (for
+payments), and the percentage purchase taxes it has, against the tax rates
+on that legal entity's invoices in tieline's database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._client import OdooClient
 from tieline.connectors.odoo._errors import OdooRejected
 from tieline.connectors.odoo.mappers._base import many2one_id
+from tieline.connectors.odoo.mappers.taxes import TaxMapper
 from tieline.model import LegalEntity
+from tieline.model.invoices import SupplierInvoice
 from tieline.store import Store
 
 MODULES = ("purchase", "stock", "account", "project", "analytic")
@@ -44,6 +53,9 @@ class CheckReport:
 
     facts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # (legal entity code, company id) -> purchase tax rates, for the
+    # companies whose books were read already.
+    books_read: dict[tuple[str, int], set[Decimal]] = field(default_factory=dict)
 
 
 def check(client: OdooClient) -> CheckReport:
@@ -111,6 +123,7 @@ def check_companies(
         )
         if len(found) == 1:
             report.facts.append(f"legal entity {code} books in {by_id[found[0]]}")
+            check_books(client, code, found[0], by_id[found[0]], report)
         else:
             report.problems.append(
                 f"TIELINE_ODOO_COMPANIES names company {wanted!r} for {code}; "
@@ -124,14 +137,29 @@ class StoredEntity:
 
     entity: LegalEntity
     bound_company: int | None
+    # The tax rates on the legal entity's invoices (those naming it).
+    tax_rates: frozenset[Decimal] = frozenset()
 
 
 def stored_entities(store: Store, instance: str) -> list[StoredEntity]:
-    """Every legal entity in the store, with its binding on `instance`."""
-    with store.transaction() as tx:
+    """Every legal entity in the store, with its binding on `instance` and
+    the tax rates its invoices carry."""
+    with store.read() as tx:
+        rates: dict[str, set[Decimal]] = {}
+        for invoice in tx.list(SupplierInvoice):
+            found = rates.setdefault(invoice.legal_entity_id or "", set())
+            found.update(
+                line.tax_percent
+                for line in invoice.lines
+                if line.tax_percent is not None
+            )
         binder = Binder(tx.connection, instance)
         return [
-            StoredEntity(entity, binder.odoo_id("res.company", entity.id))
+            StoredEntity(
+                entity,
+                binder.odoo_id("res.company", entity.id),
+                frozenset(rates.get(entity.id, ())),
+            )
             for entity in tx.list(LegalEntity)
         ]
 
@@ -171,6 +199,7 @@ def check_legal_entities(
         row = rows[company]
         if entity.code not in companies:
             report.facts.append(f"legal entity {entity.code} books in {row['name']}")
+        check_books(client, entity.code, company, row["name"], report, stored.tax_rates)
         if row["currency"] != entity.base_currency:
             report.problems.append(
                 f"legal entity {entity.code} keeps its books in "
@@ -211,3 +240,87 @@ def _company_of(
         i for i, r in rows.items() if r["name"].strip().casefold() == wanted.casefold()
     ]
     return named[0] if len(named) == 1 else None
+
+
+def check_books(
+    client: OdooClient,
+    code: str,
+    company: int,
+    name: str,
+    report: CheckReport,
+    rates: frozenset[Decimal] = frozenset(),
+) -> None:
+    """Say whether Odoo company `company` can take legal entity `code`'s bills
+    and payments, and which purchase tax rates it has; name what to set."""
+    if (code, company) not in report.books_read:
+        report.books_read[code, company] = _read_books(
+            client, code, company, name, report
+        )
+    for rate in sorted(rates - report.books_read[code, company]):
+        report.problems.append(
+            f"legal entity {code}: its invoices carry {rate.normalize():f}% tax "
+            f"and Odoo company {name} has no purchase tax of that rate (a "
+            "percentage, excluded from the price), so those bills cannot be "
+            "made; create one in Odoo (Accounting, Configuration, Taxes)"
+        )
+
+
+def _read_books(
+    client: OdooClient, code: str, company: int, name: str, report: CheckReport
+) -> set[Decimal]:
+    """Report the company's journals and purchase taxes; returns the rates."""
+    context = {"allowed_company_ids": [company]}
+    try:
+        journals = client.search_read(
+            "account.journal",
+            [
+                ("company_id", "=", company),
+                ("type", "in", ["purchase", "bank", "cash"]),
+            ],
+            ["name", "type"],
+            context=context,
+        )
+        taxes = client.search_read(
+            "account.tax",
+            TaxMapper().domain(company),
+            ["amount", "price_include"],
+            context=context,
+        )
+    except OdooRejected as err:
+        report.problems.append(
+            f"cannot read the journals and taxes of Odoo company {name} "
+            f"(legal entity {code}): {err.odoo_message}"
+        )
+        return set()
+    purchase = [j["name"] for j in journals if j["type"] == "purchase"]
+    bank = [j["name"] for j in journals if j["type"] in ("bank", "cash")]
+    available = sorted(
+        {Decimal(str(t["amount"])) for t in taxes if not t["price_include"]}
+    )
+    shown = ", ".join(f"{r.normalize():f}%" for r in available) or "none"
+    report.facts.append(
+        f"legal entity {code} in {name}: purchase journal "
+        f"{purchase[0] if purchase else 'none'}, bank journal "
+        f"{bank[0] if bank else 'none'}, purchase taxes {shown}"
+    )
+    _books_problems(code, name, report, purchase=bool(purchase), bank=bool(bank))
+    return set(available)
+
+
+def _books_problems(
+    code: str, name: str, report: CheckReport, *, purchase: bool, bank: bool
+) -> None:
+    if not purchase:
+        report.problems.append(
+            f"legal entity {code}: Odoo company {name} has no purchase journal, "
+            "so Odoo refuses its vendor bills (No journal could be found in "
+            f"company {name} for any of those types: purchase); install a chart "
+            f"of accounts for {name} (Accounting, Configuration, Settings, "
+            "Fiscal Localization) or create a journal of type Purchase in it"
+        )
+    if not bank:
+        report.problems.append(
+            f"legal entity {code}: Odoo company {name} has no bank or cash "
+            "journal, so its bills cannot be paid in Odoo; create a journal of "
+            "type Bank in it"
+        )

@@ -27,8 +27,9 @@ after creating its partner leaves no duplicate behind, and its replay finds
 the partner and its binding.
 
 Failures: everything tieline can check itself (status, the records a push
-needs in the store, the legal entity's Odoo company, the currency, the
-invoice's tax rates) is checked before the first write to Odoo, so a push
+needs in the store, the legal entity's Odoo company, the currency and that
+it is active in Odoo, the invoice's tax rates, a purchase journal in the
+bill's company) is checked before the first write to Odoo, so a push
 that cannot go leaves nothing in Odoo. Odoo's refusals surface as
 `OdooRejected` (permanent, Odoo's message kept); a record that depends on
 one not yet in Odoo raises `RetryableError` so the consumer tries again
@@ -208,9 +209,14 @@ class OdooSync:
         return int(matching[0])
 
     def currency_id(self, code: str, record: str | None = None) -> int:
-        """Odoo's currency for an ISO code (inactive ones included)."""
-        found = self.client.search(
-            "res.currency", [("name", "=", code)], context={"active_test": False}
+        """Odoo's currency for an ISO code; one that is there but inactive is
+        refused, since Odoo would keep the document in it without a rate and
+        refuse to post a bill in it."""
+        found = self.client.search_read(
+            "res.currency",
+            [("name", "=", code)],
+            ["active"],
+            context={"active_test": False},
         )
         if not found:
             raise ValidationFailed(
@@ -218,7 +224,15 @@ class OdooSync:
                 record=record,
                 field="currency",
             )
-        return int(found[0])
+        if not any(row["active"] for row in found):
+            raise ValidationFailed(
+                f"currency {code} is not active in Odoo {self.instance}: activate "
+                "it there (Accounting, Configuration, Currencies) with its rates, "
+                "then replay",
+                record=record,
+                field="currency",
+            )
+        return int(next(row["id"] for row in found if row["active"]))
 
     def product_id(self, tx: Transaction, kind: str) -> int:
         """tieline's generic goods or service product, created once."""
@@ -399,6 +413,7 @@ class OdooSync:
             currency_id=currency,
             product_id=self.product_id(tx, mapper.product_kind(commitment)),
             accounts=accounts,
+            taxes_field=self.client.version.order_line_taxes_field,
         )
         order = adapter.ensure(
             kind=commitment.kind,
@@ -555,6 +570,8 @@ class OdooSync:
         entities = self._check_analytics(tx, pairs, record)
         company = self._companies(tx, {entity, *entities}, record)[entity]
         currency = self.currency_id(invoice.currency, record)
+        self._require_purchase_journal(tx, entity, company, record)
+        InvoiceMapper().check_sign(invoice)
         taxes = self._purchase_taxes(company, invoice)
 
         # Nothing was written to Odoo before this line.
@@ -562,7 +579,7 @@ class OdooSync:
         partner = self.push_supplier(tx, supplier)
         mapper = InvoiceMapper()
         lines = [
-            self._bill_line(tx, record, source, line, taxes)
+            self._bill_line(tx, record, source, line, taxes, mapper.sign(invoice))
             for source, line in zip(sources, invoice.lines, strict=True)
         ]
         bill = adapter.ensure(
@@ -586,6 +603,33 @@ class OdooSync:
                 actor=self.actor,
             )
         return bill
+
+    def _require_purchase_journal(
+        self, tx: Transaction, entity_id: str, company: int, record: str
+    ) -> None:
+        """Refuse, before any write, a bill whose company has no purchase
+        journal: Odoo would refuse to make it (a company created without a
+        chart of accounts has none), in the words quoted here."""
+        found = self.client.search(
+            "account.journal",
+            [("company_id", "=", company), ("type", "=", "purchase")],
+            limit=1,
+            context=company_context(company),
+        )
+        if found:
+            return
+        (row,) = self.client.read("res.company", [company], ["name"])
+        entity = tx.get(LegalEntity, entity_id)
+        code = entity.code if entity is not None else entity_id
+        raise ValidationFailed(
+            f"legal entity {code} books in Odoo company {row['name']}, and Odoo "
+            f"would refuse the bill: No journal could be found in company "
+            f"{row['name']} for any of those types: purchase. Give that company "
+            "a chart of accounts (Accounting, Configuration, Settings, Fiscal "
+            "Localization) or a purchase journal, then replay",
+            record=record,
+            field="legal_entity_id",
+        )
 
     def _purchase_taxes(
         self, company: int, invoice: SupplierInvoice
@@ -612,6 +656,7 @@ class OdooSync:
         source: tuple[str | None, str | None, str | None],
         line: InvoiceLine,
         taxes: dict[Decimal, int],
+        sign: Decimal,
     ) -> dict[str, Any]:
         binder, _ = self._tools(tx)
         order_key, project_id, code = source
@@ -635,6 +680,7 @@ class OdooSync:
             purchase_line_id=order_line,
             analytic=analytic,
             tax_ids=[] if line.tax_percent is None else [taxes[line.tax_percent]],
+            sign=sign,
         )
 
     def _post(self, adapter: Adapter, bill: int, invoice: SupplierInvoice) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from tieline.testing.odoo_double._errors import odoo_error
+from tieline.testing.odoo_double._errors import OdooError, odoo_error
 from tieline.testing.odoo_double._orm import Database, Env, Raw
 
 
@@ -52,6 +52,7 @@ def _install_defaults(db: Database) -> None:
             "stock.picking": _picking_defaults,
             "account.payment.register": _register_defaults,
             "account.tax": _tax_defaults,
+            "account.journal": _journal_defaults,
         }
     )
 
@@ -92,6 +93,10 @@ def _tax_defaults(env: Env, row: Raw) -> None:
     row.setdefault("company_id", env.company_id)
 
 
+def _journal_defaults(env: Env, row: Raw) -> None:
+    row.setdefault("company_id", env.company_id)
+
+
 def _order_defaults(env: Env, row: Raw) -> None:
     company = row.get("company_id") or env.company_id
     row.setdefault("company_id", company)
@@ -120,7 +125,12 @@ def _order_line_defaults(env: Env, row: Raw) -> None:
     if product and not row.get("name"):
         row["name"] = env.db.display_name("product.product", row["product_id"])
     row.setdefault(uom_field, product.get("uom_id"))
-    row.setdefault(tax_field, list(product.get("supplier_taxes_id") or []))
+    # Odoo keeps of the product's vendor taxes those of the order's company
+    # (or a parent of it): none when that company has none.
+    if tax_field not in row:
+        row[tax_field] = company_taxes(
+            env.db, product.get("supplier_taxes_id"), order.get("company_id")
+        )
     row.setdefault("price_unit", 0.0)
     row.setdefault("company_id", order.get("company_id"))
     row.setdefault("currency_id", order.get("currency_id"))
@@ -143,13 +153,9 @@ def _move_defaults(env: Env, row: Raw) -> None:
     row.setdefault("date", row.get("invoice_date") or _today(env))
     row.setdefault("payment_state", "not_paid")
     row.setdefault("name", None if env.db.version >= 19 else "/")
-    journal_type = "purchase" if row["move_type"].startswith("in_") else "general"
-    journals = [
-        i
-        for i, r in env.db.tables["account.journal"].items()
-        if r["type"] == journal_type
-    ]
-    row.setdefault("journal_id", journals[0] if journals else None)
+    if not row.get("journal_id"):
+        kinds = ("purchase",) if row["move_type"].startswith("in_") else ("general",)
+        row["journal_id"] = company_journal(env, company, kinds)
     if row["move_type"] in ("in_invoice", "in_refund"):
         row.setdefault("payment_reference", row.get("ref"))
 
@@ -163,7 +169,9 @@ def _move_line_defaults(env: Env, row: Raw) -> None:
         row["name"] = env.db.display_name("product.product", product)
     if "tax_ids" not in row and product:
         taxes = env.db.tables["product.product"][product].get("supplier_taxes_id")
-        row["tax_ids"] = list(taxes or [])
+        move = env.db.tables["account.move"].get(row.get("move_id") or 0, {})
+        company = move.get("company_id") or env.company_id
+        row["tax_ids"] = company_taxes(env.db, taxes, company)
 
 
 def _plan_defaults(env: Env, row: Raw) -> None:
@@ -190,12 +198,15 @@ def _product_defaults(env: Env, row: Raw) -> None:
     row.setdefault("purchase_method", "receive")
     row.setdefault("purchase_ok", True)
     row.setdefault("sale_ok", True)
+    # A product's default vendor tax is the current company's purchase tax:
+    # none for a company without taxes (no chart of accounts).
     purchase_taxes = [
         i
         for i, r in env.db.tables["account.tax"].items()
         if r.get("type_tax_use") == "purchase"
     ]
-    row.setdefault("supplier_taxes_id", purchase_taxes[:1])
+    own = company_taxes(env.db, purchase_taxes, env.company_id)
+    row.setdefault("supplier_taxes_id", own[:1])
     row.setdefault("categ_id", 1)
 
 
@@ -237,11 +248,48 @@ def _register_defaults(env: Env, row: Raw) -> None:
         row.setdefault("partner_id", moves[0].get("partner_id"))
         row.setdefault("currency_id", moves[0].get("currency_id"))
         row.setdefault("communication", moves[0].get("ref") or moves[0].get("name"))
-    banks = [
-        i for i, r in env.db.tables["account.journal"].items() if r["type"] == "bank"
-    ]
-    row.setdefault("journal_id", banks[0] if banks else None)
+    company = moves[0].get("company_id") if moves else env.company_id
+    if not row.get("journal_id"):
+        row["journal_id"] = company_journal(env, company, ("bank", "cash"), need=False)
     row["payment_difference"] = round(residual - row["amount"], 2)
+
+
+def company_taxes(db: Database, taxes: Any, company: int | None) -> list[int]:
+    """The taxes of `taxes` that `company` may use: its own and its parents'."""
+    allowed = set()
+    while company and company not in allowed:
+        allowed.add(company)
+        company = db.tables["res.company"].get(company, {}).get("parent_id")
+    return [
+        t
+        for t in taxes or []
+        if db.tables["account.tax"].get(t, {}).get("company_id") in allowed
+    ]
+
+
+def company_journal(
+    env: Env, company: int | None, kinds: tuple[str, ...], *, need: bool = True
+) -> int | None:
+    """The first journal of `company` of one of `kinds`; with `need`, Odoo's
+    own UserError when it has none (a company with no chart of accounts)."""
+    for rec_id, row in sorted(env.db.tables["account.journal"].items()):
+        kind = row.get("type")
+        if row.get("company_id") == company and kind in kinds and row.get("active", 1):
+            return rec_id
+    if not need:
+        return None
+    raise no_journal(env, company, kinds)
+
+
+def no_journal(env: Env, company: int | None, kinds: tuple[str, ...]) -> OdooError:
+    """Odoo's answer when a document needs a journal its company lacks
+    (account.move's `_search_default_journal`, Odoo 17 and 19)."""
+    name = env.db.tables["res.company"].get(company or 0, {}).get("name")
+    return odoo_error(
+        "UserError",
+        f"No journal could be found in company {name} for any of those types: "
+        + ", ".join(kinds),
+    )
 
 
 # Computed fields.

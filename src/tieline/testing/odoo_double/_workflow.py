@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tieline.testing.odoo_double._business import no_journal
 from tieline.testing.odoo_double._errors import odoo_error
 from tieline.testing.odoo_double._methods import method
 from tieline.testing.odoo_double._orm import Env
@@ -343,10 +344,17 @@ def action_post(env: Env, model: str, a: Args) -> Any:
                 "UserError",
                 "The Bill/Refund date is required to validate this document.",
             )
+        total = env.db.raw(model, move_id, "amount_total")
+        if total < 0:
+            raise odoo_error(
+                "UserError",
+                "You cannot validate an invoice with a negative total amount. You "
+                "should create a credit note instead. Use the action menu to "
+                "transform it into a credit note or refund.",
+            )
         date = str(move.get("invoice_date") or move.get("date"))
         prefix = "RBILL" if move.get("move_type") == "in_refund" else "BILL"
         number = env.db.next_sequence(f"{prefix}/{date[:7]}")
-        total = env.db.raw(model, move_id, "amount_total")
         move.update(
             state="posted",
             name=f"{prefix}/{date[:4]}/{date[5:7]}/{number:04d}",
@@ -394,6 +402,12 @@ def _pay(env: Env, wizard: dict[str, Any]) -> int:
     bills = list(wizard.get("line_ids") or env.context.get("active_ids") or [])
     amount = float(wizard.get("amount") or 0.0)
     date = wizard.get("payment_date") or env.db.clock().strftime("%Y-%m-%d")
+    first = env.db.tables["account.move"].get(bills[0] if bills else 0, {})
+    company = first.get("company_id") or env.company_id
+    # A payment is booked on a bank or cash journal of the bill's company;
+    # Odoo answers as for any document whose company lacks its journal.
+    if not wizard.get("journal_id"):
+        raise no_journal(env, company, ("bank", "cash"))
     number = env.db.next_sequence("PBNK1")
     vals: dict[str, Any] = {
         "name": f"PBNK1/{date[:4]}/{number:05d}",
@@ -404,7 +418,7 @@ def _pay(env: Env, wizard: dict[str, Any]) -> int:
         "date": date,
         "journal_id": wizard.get("journal_id"),
         "currency_id": wizard.get("currency_id"),
-        "company_id": env.company_id,
+        "company_id": company,
         "is_reconciled": True,
         "is_matched": False,
     }

@@ -3,6 +3,15 @@ its project and cost code as one cross-plan key ("<project>,<cost code>": 100).
 
 A subcontract is a purchase order of service lines (no receipt); a purchase
 order's lines are goods, received through the order's incoming picking.
+
+Each line names its taxes explicitly, so that Odoo adds none of the product's
+default vendor taxes (those of whichever company made the product): the
+order's totals in Odoo are then tieline's. A commitment's amounts are net
+and its lines carry no tax rate, so every line goes with no tax at all.
+
+TODO: commitment lines have no tax rate in the canonical model; an order in
+Odoo therefore shows no VAT (its total is the net agreed value), and the
+VAT appears on the vendor bill only, from the supplier invoice's rates.
 """
 
 from __future__ import annotations
@@ -48,8 +57,10 @@ class CommitmentMapper(Mapper):
         currency_id: int,
         product_id: int,
         accounts: Callable[[CommitmentLine], dict[str, Decimal]],
+        taxes_field: str,
     ) -> dict[str, Any]:
-        """Values of the order with its lines as (0, 0, vals) commands."""
+        """Values of the order with its lines as (0, 0, vals) commands;
+        `taxes_field` is the lines' tax field of the Odoo version."""
         values = self.direct_to_odoo(commitment)
         values.update(
             partner_id=partner_id, company_id=company_id, currency_id=currency_id
@@ -57,13 +68,17 @@ class CommitmentMapper(Mapper):
         if not values["date_order"]:
             values.pop("date_order")
         values["order_line"] = [
-            [0, 0, self._line(line, product_id, accounts(line))]
+            [0, 0, self._line(line, product_id, accounts(line), taxes_field)]
             for line in commitment.lines
         ]
         return values
 
     def _line(
-        self, line: CommitmentLine, product_id: int, analytic: dict[str, Decimal]
+        self,
+        line: CommitmentLine,
+        product_id: int,
+        analytic: dict[str, Decimal],
+        taxes_field: str,
     ) -> dict[str, Any]:
         quantity, price = line_quantity_and_price(line)
         return {
@@ -72,6 +87,9 @@ class CommitmentMapper(Mapper):
             "product_qty": quantity,
             "price_unit": price,
             "analytic_distribution": analytic,
+            # An empty set, not nothing: nothing would let Odoo add the
+            # product's default vendor taxes (see the module's docstring).
+            taxes_field: [[6, 0, []]],
         }
 
     def natural_key(self, commitment: Commitment, *, partner_id: int) -> list[Any]:
