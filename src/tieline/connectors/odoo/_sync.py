@@ -49,6 +49,7 @@ from typing import Any
 from tieline.connectors.odoo._adapter import MODULE, Adapter, external_name
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._client import OdooClient
+from tieline.connectors.odoo._in_doubt import DEFAULT_WINDOW
 from tieline.connectors.odoo.mappers._base import many2one_id
 from tieline.connectors.odoo.mappers.commitments import CommitmentMapper, distribution
 from tieline.connectors.odoo.mappers.cost_codes import COST_CODE_PLAN, CostCodeMapper
@@ -103,6 +104,7 @@ class OdooSync:
         instance: str,
         companies: Mapping[str, int | str] | None = None,
         lock_wait: float = 5.0,
+        in_doubt_window: float = DEFAULT_WINDOW,
     ) -> None:
         self.client = client
         self.instance = instance
@@ -118,10 +120,14 @@ class OdooSync:
         # How long, in seconds, a push holding `lock` may wait for a row
         # another transaction holds (PostgreSQL); see `_locks.push_lock`.
         self.lock_wait = lock_wait
+        # How long a create that got no answer may still commit in Odoo: no
+        # second create is sent for the record before it has passed.
+        self.in_doubt_window = in_doubt_window
 
     def _tools(self, tx: Transaction) -> tuple[Binder, Adapter]:
         binder = Binder(tx.connection, self.instance)
-        return binder, Adapter(self.client, binder)
+        adapter = Adapter(self.client, binder, in_doubt_window=self.in_doubt_window)
+        return binder, adapter
 
     # Reference data.
     def bind_legal_entity(
