@@ -522,7 +522,10 @@ def _not_odoo(base: str, got: list[str]) -> OdooNotRecognised:
 def _login(
     http: httpx.Client, url: str, database: str, login: str, secret: str, protocol: str
 ) -> int:
-    where = f"Odoo at {url.rstrip('/')} refused the login {login!r} on {database!r}"
+    where = (
+        f"Odoo at {url.rstrip('/')} refused the login {login!r} "
+        f"on database {database!r}"
+    )
     if protocol == "json2":
         try:
             context = Json2Wire(http, url, api_key=secret, database=database).call(

@@ -139,6 +139,11 @@ class JsonRpcWire(Wire):
                 f"Odoo answered HTTP {response.status_code} on /jsonrpc"
             )
         answer = loads(response.content)
+        if not isinstance(answer, dict):
+            raise OdooCallError(
+                f"{self.base_url}/jsonrpc answered {type(answer).__name__}, "
+                "not a JSON-RPC answer"
+            )
         if "error" in answer:
             data = answer["error"].get("data") or {}
             model, name = (args[3], args[4]) if service == "object" else (None, method)
