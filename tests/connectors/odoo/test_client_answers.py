@@ -4,6 +4,7 @@ proxy's 504, a server that is not Odoo, and a password where 19 wants a key."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from tieline.connectors.odoo import (
 )
 from tieline.connectors.odoo._wire import retry_after
 from tieline.errors import RetryableError
+from tieline.logging import configure_logging
+from tieline.settings import Settings
 from tieline.testing.odoo_double import ADMIN_PASSWORD, Fault, OdooDouble
 
 from .conftest import OdooTarget
@@ -185,3 +188,27 @@ def test_a_password_on_odoo_19_says_an_api_key_is_needed(odoo: OdooTarget) -> No
     message = str(refused.value)
     assert "API key, not a password" in message
     assert message.count("refused") == 1
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_requests_are_logged_at_debug_only(
+    odoo: OdooTarget, level: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("httpx").level)
+    try:
+        # Given the hub's logging at `level`
+        configure_logging(Settings(log_level=level))
+
+        # When a call is made
+        with odoo.client() as client:
+            client.call("res.partner", "search_count", domain=[])
+        err = capsys.readouterr().err
+
+        # Then httpx's own per-request line never shows, and tieline's only
+        # at debug
+        assert "HTTP Request" not in err
+        assert ("odoo.call" in err) is (level == "DEBUG")
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("httpx").setLevel(saved[2])

@@ -26,7 +26,10 @@ they are written through a connection of their own. On SQLite the push
 transaction holds the file's only write lock from its start (`BEGIN
 IMMEDIATE`), so a second writer there would wait for it for ever; the notes
 go to a small SQLite file beside the store (`<store file>-odoo-in-doubt`),
-with the same table.
+with the same table (the store's own copy stays empty there). Notes are
+dropped once the record carries its external id, which is what a retry
+finds first, so a push transaction that rolls back after that loses
+nothing.
 """
 
 from __future__ import annotations
