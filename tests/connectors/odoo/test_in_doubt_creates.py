@@ -24,6 +24,8 @@ from tieline.connectors.odoo import (
 )
 from tieline.connectors.odoo._adapter import external_name
 from tieline.connectors.odoo._binder import Binder
+from tieline.connectors.odoo.consumers import PUSH_RETRY
+from tieline.model import Supplier
 from tieline.store import Store, Transaction
 from tieline.testing.odoo_double import Fault, OdooDouble
 
@@ -242,3 +244,46 @@ def test_a_bound_record_without_external_id_is_stamped(
             assert binder.external_id("res.partner", supplier.id) == (
                 f"tieline.{external_name(supplier.kind, supplier.id)}"
             )
+
+
+def test_a_pull_binds_a_partner_whose_create_was_in_doubt_to_its_supplier(
+    double: OdooDouble, odoo: OdooTarget, store: Store
+) -> None:
+    chain = _setup(odoo, store, "res.partner")
+    supplier = chain.supplier  # no tax id: found by its name only
+    with _impatient(odoo) as client:
+        sync = OdooSync(client, instance="main", in_doubt_window=60.0)
+
+        # Given a partner create that committed after the push gave up on it
+        double.inject(
+            Fault("stall", model="res.partner", method="create", seconds=STALL)
+        )
+        with pytest.raises(OdooResponseLost), store.transaction() as tx:
+            sync.push_supplier(tx, supplier)
+        assert _eventually(lambda: _count(client, "res.partner", chain, "") == 1)
+
+        # When a pull reads it before the push is retried, and then the push is
+        with store.transaction() as tx:
+            sync.pull_suppliers(tx)
+        with store.transaction() as tx:
+            partner = sync.push_supplier(tx, supplier)
+
+        # Then the pull took it for the supplier it is: one partner, one
+        # supplier, bound to each other
+        assert _count(client, "res.partner", chain, "") == 1
+        with store.transaction() as tx:
+            named = [
+                s.id for s in tx.list(Supplier) if s.legal_name == supplier.legal_name
+            ]
+            bound = Binder(tx.connection, "main").canonical_id("res.partner", partner)
+        assert named == [supplier.id]
+        assert bound == supplier.id
+
+
+def test_the_push_consumer_retries_a_create_in_doubt_after_its_window() -> None:
+    waiting = OdooCreateInDoubt("in doubt", retry_after=120.0)
+
+    verdict = PUSH_RETRY.decide(waiting, attempts=1, age=0.0)
+
+    assert not verdict.give_up
+    assert verdict.delay >= 120.0

@@ -88,6 +88,19 @@ class InDoubtLedger:
         # SQLite gives naive datetimes back; they were written in UTC.
         return sent if sent.tzinfo is not None else sent.replace(tzinfo=UTC)
 
+    def pending(self, model: str) -> list[str]:
+        """The canonical ids whose create of `model` is in doubt."""
+        with self.engine.connect().execution_options(**READ_ONLY) as connection:
+            rows = connection.execute(
+                select(odoo_in_doubt.c.canonical_id)
+                .where(
+                    odoo_in_doubt.c.instance == self.instance,
+                    odoo_in_doubt.c.model == model,
+                )
+                .order_by(odoo_in_doubt.c.sent_at)
+            )
+            return [str(row.canonical_id) for row in rows]
+
     def note(self, model: str, canonical_id: str, external_id: str) -> None:
         """Record, and commit, that a create is about to be sent now."""
         with self.engine.begin() as connection:

@@ -49,7 +49,7 @@ from typing import Any
 from tieline.connectors.odoo._adapter import MODULE, Adapter, external_name
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._client import OdooClient
-from tieline.connectors.odoo._in_doubt import DEFAULT_WINDOW
+from tieline.connectors.odoo._in_doubt import DEFAULT_WINDOW, InDoubtLedger
 from tieline.connectors.odoo.mappers._base import many2one_id
 from tieline.connectors.odoo.mappers.commitments import CommitmentMapper, distribution
 from tieline.connectors.odoo.mappers.cost_codes import COST_CODE_PLAN, CostCodeMapper
@@ -766,7 +766,12 @@ class OdooSync:
                 ["name", "res_id"],
             )
             stamped = {int(r["res_id"]): str(r["name"]) for r in rows}
-        return _OwnPartners(tx, binder, stamped)
+        in_doubt = (
+            InDoubtLedger.beside(tx.connection, self.instance).pending("res.partner")
+            if unbound
+            else []
+        )
+        return _OwnPartners(tx, binder, stamped, in_doubt)
 
     def _apply_partner(
         self,
@@ -824,21 +829,43 @@ class _OwnPartners:
     (`tieline.supplier_<id>`): the partner of a push whose store transaction
     failed after Odoo created it. Then by tax id, normalised as suppliers'
     are: one canonical supplier, not merged and bound to no other partner.
-    A partner that matches neither is a new supplier.
+    Then, for a supplier whose partner create is in doubt (sent, no answer
+    yet, see `_in_doubt`), by the natural key the push searches by (tax id,
+    else the company name): that create committed after the push gave up.
+    A partner that matches none of these is a new supplier.
     """
 
     def __init__(
-        self, tx: Transaction, binder: Binder, stamped: dict[int, str]
+        self,
+        tx: Transaction,
+        binder: Binder,
+        stamped: dict[int, str],
+        in_doubt: list[str] | None = None,
     ) -> None:
         self.tx = tx
         self.binder = binder
         self.stamped = stamped
+        self.in_doubt = in_doubt or []
         self._by_tax_id: dict[str, list[Supplier]] | None = None
 
     def supplier(self, row: dict[str, Any]) -> Supplier | None:
         """The canonical supplier the partner `row` is, if it is one already."""
         found = self._by_external_id(self.stamped.get(row["id"]))
-        return found if found is not None else self._by_vat(row.get("vat"))
+        if found is None:
+            found = self._by_vat(row.get("vat"))
+        return found if found is not None else self._by_create_in_doubt(row)
+
+    def _by_create_in_doubt(self, row: dict[str, Any]) -> Supplier | None:
+        for canonical_id in self.in_doubt:
+            supplier = self.tx.get(Supplier, canonical_id)
+            if supplier is None or not self._free(supplier):
+                continue
+            if supplier.tax_id:
+                if _same_tax_id(row.get("vat"), supplier.tax_id):
+                    return supplier
+            elif row.get("name") == supplier.legal_name:
+                return supplier
+        return None
 
     def _by_external_id(self, name: str | None) -> Supplier | None:
         prefix = f"{Supplier.kind}_"
@@ -870,6 +897,15 @@ class _OwnPartners:
         # Bound to another partner: this one is a duplicate in Odoo, and is
         # pulled as a supplier of its own rather than bound twice.
         return self.binder.odoo_id("res.partner", supplier.id) is None
+
+
+def _same_tax_id(vat: Any, tax_id: str) -> bool:
+    if not vat:
+        return False
+    try:
+        return normalise_tax_id(str(vat)) == tax_id
+    except ValidationFailed:
+        return False
 
 
 def company_context(company: int) -> dict[str, Any]:
