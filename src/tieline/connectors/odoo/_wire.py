@@ -141,8 +141,7 @@ class JsonRpcWire(Wire):
         answer = loads(response.content)
         if not isinstance(answer, dict):
             raise OdooCallError(
-                f"{self.base_url}/jsonrpc answered {type(answer).__name__}, "
-                "not a JSON-RPC answer"
+                f"a JSON {type(answer).__name__} on /jsonrpc, not a JSON-RPC answer"
             )
         if "error" in answer:
             data = answer["error"].get("data") or {}
