@@ -229,7 +229,14 @@ class Adapter:
         return res_id if self.exists(model, res_id) else None
 
     def stamp(self, model: str, odoo_id: int, name: str) -> None:
-        """Give the record the external id `tieline.<name>` (moving a stale one)."""
+        """Give the record the external id `tieline.<name>` (moving a stale one).
+
+        TODO: the `ir.model.data` create here is not noted as in doubt; if its
+        answer is lost while Odoo still runs it, the retry's second create
+        meets Odoo's unique (module, name) index and is refused as a
+        validation error, so the push becomes a dead letter to replay (which
+        then finds the stamp) instead of retrying by itself.
+        """
         rows = self.client.search(
             "ir.model.data", [("module", "=", MODULE), ("name", "=", name)]
         )
