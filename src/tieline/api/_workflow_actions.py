@@ -272,9 +272,12 @@ def _decide(
     hub = workflow_hub(request)
     person = _person(context, request, caller, hub, target)
     _document(context, request, caller, workflow, document, decide=True)
-    decide = approve if verdict == "approved" else reject
     try:
-        result = decide(context.store, hub, document, person, comment)
+        if verdict == "approved":
+            result = approve(context.store, hub, document, person, comment)
+        else:
+            # RejectionIn requires the comment; the workflow checks it again.
+            result = reject(context.store, hub, document, person, comment or "")
     except (DutiesNotSegregated, NotAnApprover) as err:
         problem = Problem(403, str(err), slug="segregation-of-duties")
         raise refuse(
