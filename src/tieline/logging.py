@@ -56,6 +56,10 @@ def configure_logging(settings: Settings) -> None:
     # Alembic narrates every plugin it loads at info; its steps matter only
     # when something goes wrong.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request at info with its whole URL, which may carry a
+    # webhook's token; tieline's clients log their own calls at debug
+    # (`odoo.call`, the dispatcher's delivery lines), secrets left out.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     structlog.configure(
         # The level is checked first: below it, a line costs one comparison
         # instead of the whole chain (the dispatcher's per-message debug line

@@ -77,6 +77,11 @@ Odoo (unset by default: then nothing is sent to or read from an ERP, and
 - `TIELINE_ODOO_CALLS_PER_SECOND` (default `20`), `TIELINE_ODOO_MAX_IN_FLIGHT`
   (default `4`), `TIELINE_ODOO_TIMEOUT` (default `60`): how hard tieline may
   press the customer's Odoo, and how long one call may take.
+- `TIELINE_ODOO_IN_DOUBT_WINDOW` (default `150`): seconds during which a
+  create that got no answer (a timeout, a lost connection) may still commit
+  in Odoo; until they have passed, a retry that does not find the record
+  waits instead of creating a second one. Odoo runs a request for up to its
+  `limit_time_real` (120 s by default): keep this above that, plus a margin.
 - The secret `odoo_webhook_token` (`TIELINE_ODOO_WEBHOOK_TOKEN`, ...; made
   at random in the secrets folder when not given): the token in the URL
   Odoo's "Send Webhook Notification" posts to (`tieline odoo webhook-url`).
@@ -144,6 +149,7 @@ class Settings(BaseSettings):
     odoo_calls_per_second: float = Field(default=20.0, gt=0)
     odoo_max_in_flight: int = Field(default=4, ge=1, le=64)
     odoo_timeout: float = Field(default=60.0, gt=0)
+    odoo_in_doubt_window: float = Field(default=150.0, gt=0)
     sla_sweep_interval: float = Field(default=60.0, gt=0)
 
     @field_validator("log_level", mode="before")

@@ -103,6 +103,7 @@ def test_serve_refuses_to_start_on_a_refused_login_in_one_line(
     assert errors[0].startswith(f"error: Odoo at {odoo.url} refused the login")
     assert errors[0].endswith(
         "check TIELINE_ODOO_LOGIN, TIELINE_ODOO_DB and TIELINE_ODOO_API_KEY "
-        "(or TIELINE_ODOO_PASSWORD)"
+        "(or TIELINE_ODOO_PASSWORD, up to Odoo 18)"
     )
+    assert errors[0].count("refused the login") == 1
     assert b"not-the-right-secret-at-all" not in result.stderr

@@ -451,7 +451,9 @@ def check_odoo(settings: Settings, *, console: Console) -> int:
             check_companies(client, config.companies, report)
             check_legal_entities(client, entities, config.companies, report)
     except (OdooRejected, OdooUnavailable) as err:
-        raise CommandError(f"cannot connect to Odoo at {config.url}: {err}") from err
+        # Most of the client's errors name the URL already: say it once.
+        where = "" if config.url.rstrip("/") in str(err) else f" at {config.url}"
+        raise CommandError(f"cannot connect to Odoo{where}: {err}") from err
     lines = [f"reachable: {config.url}, database {config.database}", *report.facts]
     lines += [f"missing: {problem}" for problem in report.problems]
     for line in lines:

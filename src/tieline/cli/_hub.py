@@ -151,6 +151,7 @@ def odoo_config(
             timeout=settings.odoo_timeout,
         ),
         webhook_delay=settings.odoo_webhook_delay,
+        in_doubt_window=settings.odoo_in_doubt_window,
     )
 
 
@@ -214,11 +215,10 @@ def _connect(config: OdooConfig) -> OdooRuntime:
         odoo.probe()
     except OdooAuthFailed as err:
         odoo.close()
+        # The error names the URL, the login and the database already.
         raise ConfigurationError(
-            f"Odoo at {config.url} refused the login {config.login!r} on database "
-            f"{config.database!r} ({err.odoo_message or err}): check "
-            "TIELINE_ODOO_LOGIN, TIELINE_ODOO_DB and TIELINE_ODOO_API_KEY "
-            "(or TIELINE_ODOO_PASSWORD)"
+            f"{err}; check TIELINE_ODOO_LOGIN, TIELINE_ODOO_DB and "
+            "TIELINE_ODOO_API_KEY (or TIELINE_ODOO_PASSWORD, up to Odoo 18)"
         ) from err
     return odoo
 

@@ -7,16 +7,29 @@ reference). Only when all three find nothing does it create the record, and
 it stamps the external id right after, in the same step. So a retry after a
 lost answer, or after a crash before the binding was committed, finds the
 first attempt's record instead of making a second one.
+
+A create whose answer never came may also still be running in Odoo, where
+no search can see it yet: each create is noted first in the in-doubt ledger
+(`_in_doubt`), and while a noted create is neither found nor past the
+in-doubt window, `ensure` raises `OdooCreateInDoubt` instead of creating
+again. Whatever `ensure` finds or makes is bound and carries its external id,
+and its note is dropped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._client import OdooClient
-from tieline.connectors.odoo._errors import OdooRecordMissing
+from tieline.connectors.odoo._errors import (
+    OdooCreateInDoubt,
+    OdooFault,
+    OdooRecordMissing,
+)
+from tieline.connectors.odoo._in_doubt import DEFAULT_WINDOW, InDoubtLedger
 from tieline.errors import ValidationFailed
 from tieline.logging import get_logger
 
@@ -41,9 +54,18 @@ class Ensured:
 class Adapter:
     """Makes Odoo calls for the synchronizer, with idempotent creates."""
 
-    def __init__(self, client: OdooClient, binder: Binder) -> None:
+    def __init__(
+        self,
+        client: OdooClient,
+        binder: Binder,
+        *,
+        ledger: InDoubtLedger | None = None,
+        in_doubt_window: float = DEFAULT_WINDOW,
+    ) -> None:
         self.client = client
         self.binder = binder
+        self.ledger = ledger or InDoubtLedger.beside(binder.connection, binder.instance)
+        self.in_doubt_window = in_doubt_window
 
     def ensure(
         self,
@@ -55,20 +77,35 @@ class Adapter:
         natural_key: list[Any] | None,
         context: dict[str, Any] | None = None,
     ) -> Ensured:
-        """The Odoo record for `canonical_id`, created only if none exists yet."""
+        """The Odoo record for `canonical_id`, created only if none exists yet.
+
+        Raises `OdooCreateInDoubt` (retryable) while an earlier create of it
+        got no answer, is not visible in Odoo, and may still commit there.
+        """
         name = external_name(kind, canonical_id)
+        sent_at = self.ledger.sent_at(model, canonical_id)
         found = self._find(model, canonical_id, name, natural_key)
         if found is not None:
-            self.binder.bind(
-                model, canonical_id, found, kind=kind, external_id=f"{MODULE}.{name}"
-            )
+            self._adopt(model, canonical_id, found, kind, name)
+            if sent_at is not None:
+                self.ledger.clear(model, canonical_id)
+                log.info(
+                    "odoo.create.resolved",
+                    model=model,
+                    odoo_id=found,
+                    canonical_id=canonical_id,
+                )
             return Ensured(found, created=False)
-        kwargs = {"context": context} if context else {}
-        odoo_id = self.client.create(model, values, **kwargs)
+        if sent_at is not None:
+            self._refuse_while_in_doubt(model, canonical_id, sent_at)
+        odoo_id = self._create(model, canonical_id, name, values, context)
         self.stamp(model, odoo_id, name)
         self.binder.bind(
             model, canonical_id, odoo_id, kind=kind, external_id=f"{MODULE}.{name}"
         )
+        # The record carries its external id now: a retry finds it by that,
+        # even if this push's transaction rolls back.
+        self.ledger.clear(model, canonical_id)
         log.info(
             "odoo.record.created",
             model=model,
@@ -77,12 +114,74 @@ class Adapter:
         )
         return Ensured(odoo_id, created=True)
 
+    def _adopt(
+        self, model: str, canonical_id: str, odoo_id: int, kind: str, name: str
+    ) -> None:
+        """Bind a record found again (`_find` saw to its external id)."""
+        self.binder.bind(
+            model, canonical_id, odoo_id, kind=kind, external_id=f"{MODULE}.{name}"
+        )
+
+    def _refuse_while_in_doubt(
+        self, model: str, canonical_id: str, sent_at: datetime
+    ) -> None:
+        waited = (datetime.now(UTC) - sent_at).total_seconds()
+        left = self.in_doubt_window - waited
+        if left <= 0:
+            # Odoo would have finished or killed the first create by now, and
+            # it is not there: it never ran, or rolled back.
+            log.info(
+                "odoo.create.abandoned",
+                model=model,
+                canonical_id=canonical_id,
+                waited=round(waited, 1),
+            )
+            return
+        error = OdooCreateInDoubt(
+            f"{model} for {canonical_id}: a create sent {waited:.0f}s ago got no "
+            "answer and its record is not in Odoo yet; it may still commit there, "
+            f"so nothing is created again for {left:.0f}s",
+            retry_after=left,
+        )
+        error.locate(model=model, method="create", name=None, message=str(error))
+        log.info(
+            "odoo.create.in_doubt",
+            model=model,
+            canonical_id=canonical_id,
+            retry_in=round(left, 1),
+        )
+        raise error
+
+    def _create(
+        self,
+        model: str,
+        canonical_id: str,
+        name: str,
+        values: dict[str, Any],
+        context: dict[str, Any] | None,
+    ) -> int:
+        """Note the create (committed), then send it."""
+        self.ledger.note(model, canonical_id, f"{MODULE}.{name}")
+        kwargs = {"context": context} if context else {}
+        try:
+            return self.client.create(model, values, **kwargs)
+        except Exception as err:
+            if isinstance(err, OdooFault) and not err.in_doubt:
+                # Odoo answered (a refusal, a rollback) or was never reached:
+                # nothing was created. Anything else stays in doubt.
+                self.ledger.clear(model, canonical_id)
+            raise
+
     def _find(
         self, model: str, canonical_id: str, name: str, natural_key: list[Any] | None
     ) -> int | None:
         bound = self.binder.odoo_id(model, canonical_id)
         if bound is not None:
             if self.exists(model, bound):
+                # Bound by a pull (matched by tax id) or before external ids
+                # were stamped: give it tieline's external id now.
+                if self.binder.external_id(model, canonical_id) is None:
+                    self.stamp(model, bound, name)
                 return bound
             # Deleted in Odoo since: whatever is found or made next replaces it.
             self.binder.mark_deleted(model, bound)
@@ -130,7 +229,14 @@ class Adapter:
         return res_id if self.exists(model, res_id) else None
 
     def stamp(self, model: str, odoo_id: int, name: str) -> None:
-        """Give the record the external id `tieline.<name>` (moving a stale one)."""
+        """Give the record the external id `tieline.<name>` (moving a stale one).
+
+        TODO: the `ir.model.data` create here is not noted as in doubt; if its
+        answer is lost while Odoo still runs it, the retry's second create
+        meets Odoo's unique (module, name) index and is refused as a
+        validation error, so the push becomes a dead letter to replay (which
+        then finds the stamp) instead of retrying by itself.
+        """
         rows = self.client.search(
             "ir.model.data", [("module", "=", MODULE), ("name", "=", name)]
         )

@@ -6,11 +6,11 @@ created before a crash is found again by `Adapter.ensure` (external id,
 then natural key), never created twice.
 
 `bind` is idempotent: binding a canonical id to the Odoo record it is bound
-to already changes nothing, and a binding whose Odoo record was found gone
-(`mark_deleted`) makes way for the new one. Binding either side to a third
-party is refused with `BindingMismatch`, naming both, because it means two
-canonical records stand for one Odoo record (or the reverse) and a person
-must say which is right.
+to already changes nothing (but records an external id it did not have), and
+a binding whose Odoo record was found gone (`mark_deleted`) makes way for
+the new one. Binding either side to a third party is refused with
+`BindingMismatch`, naming both, because it means two canonical records stand
+for one Odoo record (or the reverse) and a person must say which is right.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class _Bound:
     canonical_kind: str
     canonical_id: str
     alive: bool
+    external_id: str | None
 
 
 class Binder:
@@ -73,6 +74,17 @@ class Binder:
             )
         ).first()
         return None if row is None else int(row.odoo_id)
+
+    def external_id(self, model: str, canonical_id: str) -> str | None:
+        """The external id the binding of `canonical_id` records, if any."""
+        row = self.connection.execute(
+            select(odoo_bindings.c.external_id).where(
+                odoo_bindings.c.instance == self.instance,
+                odoo_bindings.c.model == model,
+                odoo_bindings.c.canonical_id == canonical_id,
+            )
+        ).first()
+        return None if row is None or row.external_id is None else str(row.external_id)
 
     def canonical_id(self, model: str, odoo_id: int) -> str | None:
         """The canonical id bound to an Odoo record, if any."""
@@ -104,6 +116,12 @@ class Binder:
         if by_canonical is not None and by_canonical.odoo_id == odoo_id:
             if not by_canonical.alive:
                 self._revive(by_canonical.row_id)
+            if external_id is not None and by_canonical.external_id != external_id:
+                self.connection.execute(
+                    update(odoo_bindings)
+                    .where(odoo_bindings.c.id == by_canonical.row_id)
+                    .values(external_id=external_id)
+                )
             return
         self._refuse_mismatch(model, kind, canonical_id, odoo_id, by_canonical, by_odoo)
         # What is left of either side is a binding to a record found gone.
@@ -132,6 +150,7 @@ class Binder:
                 odoo_bindings.c.canonical_kind,
                 odoo_bindings.c.canonical_id,
                 odoo_bindings.c.deleted_at,
+                odoo_bindings.c.external_id,
             ).where(
                 odoo_bindings.c.instance == self.instance,
                 odoo_bindings.c.model == model,
@@ -146,6 +165,7 @@ class Binder:
             str(row.canonical_kind),
             str(row.canonical_id),
             alive=row.deleted_at is None,
+            external_id=row.external_id,
         )
 
     def _revive(self, row_id: int) -> None:

@@ -17,17 +17,22 @@ TODO: the limits hold within one process; several worker processes each
 apply them, so N workers may press one Odoo N times as hard until the limit
 is shared (e.g. through the database or NATS).
 
-Retries: a call that cannot have run (connection refused, 502/503/504, a
-concurrency failure Odoo rolled back) is retried with backoff and jitter; a
-read is also retried when its answer was lost. A write whose answer was lost
-raises `OdooResponseLost`: the caller's idempotent lookup (binding, external
-id, natural key) decides what the first attempt did. Once Odoo has stayed
-unreachable through a call's retries, later calls try once until one gets
-through (`unreachable_since`, `last_error`), leaving the waiting to callers.
+Retries: a call that cannot have run (connection refused, 503, 429, a
+concurrency failure Odoo rolled back) is retried with backoff and jitter,
+waiting at least what a 429's `Retry-After` asks (a longer wait than the
+policy's `max_interval` is left to the caller, with the error's
+`retry_after`); a read is also retried when its answer was lost or after a
+bare 500 or a proxy's 502/504. A write after which Odoo may have run it
+anyway (`in_doubt`: no answer, 500/502/504) is not sent again: it raises,
+and the adapter's idempotent lookup (binding, external id, natural key, and
+the in-doubt notes of `_in_doubt`) decides what the first attempt did. Once
+Odoo has stayed unreachable through a call's retries, later calls try once
+until one gets through (`unreachable_since`, `last_error`), leaving the
+waiting to callers.
 
 Log lines: `odoo.call.retry` (info) per scheduled retry, `odoo.connected`
-(info) once per connection with the version and protocol. Secrets are never
-logged.
+(info) once per connection with the version and protocol, `odoo.call`
+(debug) per request. Secrets are never logged.
 """
 
 from __future__ import annotations
@@ -44,8 +49,11 @@ import httpx
 
 from tieline.connectors.odoo._errors import (
     OdooAuthFailed,
+    OdooCallError,
     OdooConcurrency,
+    OdooNotRecognised,
     OdooResponseLost,
+    OdooThrottled,
     OdooUnavailable,
 )
 from tieline.connectors.odoo._versions import OdooVersion, parse_version
@@ -346,14 +354,18 @@ class OdooClient:
             try:
                 result = self._call_once(model, method, ids, kwargs)
             except (OdooUnavailable, OdooConcurrency, OdooResponseLost) as err:
-                lost_write = (
-                    isinstance(err, OdooResponseLost) and method not in READ_METHODS
-                )
+                # A write that may have run is never sent again from here.
+                lost_write = err.in_doubt and method not in READ_METHODS
                 attempt += 1
-                if lost_write or attempt >= attempts:
+                delay = self._retry.delay(attempt)
+                if err.retry_after is not None:
+                    delay = max(delay, err.retry_after)
+                # A long Retry-After is waited out by the caller, outside
+                # its store transaction, not in a sleep here.
+                too_long = delay > self._retry.max_interval
+                if lost_write or too_long or attempt >= attempts:
                     self._note_failure(err)
                     raise
-                delay = self._retry.delay(attempt)
                 log.info(
                     "odoo.call.retry",
                     model=model,
@@ -368,7 +380,12 @@ class OdooClient:
                 return result
 
     def _note_failure(self, err: Exception) -> None:
-        if isinstance(err, OdooUnavailable) and self.unreachable_since is None:
+        reached = isinstance(err, OdooThrottled)  # it answered, if only "wait"
+        if (
+            isinstance(err, OdooUnavailable)
+            and not reached
+            and self.unreachable_since is None
+        ):
             self.unreachable_since = datetime.now(UTC)
         self.last_error = f"{type(err).__name__}: {err}"
 
@@ -377,6 +394,7 @@ class OdooClient:
     ) -> Any:
         session = self._current()
         self._throttle.wait_turn()
+        log.debug("odoo.call", model=model, method=method, protocol=session.protocol)
         with self._throttle.slots:
             if self._json2 is not None:
                 body = dict(kwargs)
@@ -449,34 +467,82 @@ def _http_client(limits: Limits) -> httpx.Client:
 
 
 def detect_version(http: httpx.Client, url: str) -> OdooVersion:
-    """Ask the server its version: `/json/version` (19+), else `common.version`."""
+    """Ask the server its version: `/json/version` (19+), else `common.version`.
+
+    A server that answers neither as Odoo does raises `OdooNotRecognised`,
+    saying what was tried and what came back.
+    """
     base = url.rstrip("/")
+    got: list[str] = []
     try:
         response = http.get(base + "/json/version")
+        got.append(f"GET /json/version gave {_summary(response)}")
         if response.status_code == 200 and "json" in response.headers.get(
             "content-type", ""
         ):
-            return parse_version(loads(response.content)["version_info"])
-        info = JsonRpcWire(http, base).rpc("common", "version", [])
+            found = _version_in(loads(response.content), "version_info")
+            if found is not None:
+                return found
+        answer = JsonRpcWire(http, base).rpc("common", "version", [])
     except httpx.HTTPError as err:
         raise OdooUnavailable(f"cannot reach Odoo at {base}: {err}") from err
-    return parse_version(info["server_version_info"])
+    except (ValueError, OdooCallError) as err:
+        got.append(f"POST /jsonrpc common.version gave {_short(err)}")
+        raise _not_odoo(base, got) from err
+    found = _version_in(answer, "server_version_info")
+    if found is None:
+        got.append(f"POST /jsonrpc common.version gave {_short(answer)}")
+        raise _not_odoo(base, got)
+    return found
+
+
+def _version_in(answer: Any, key: str) -> OdooVersion | None:
+    try:
+        return parse_version(answer[key])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def _summary(response: httpx.Response) -> str:
+    kind = response.headers.get("content-type", "no content type").split(";")[0]
+    return f"HTTP {response.status_code} ({kind})"
+
+
+def _short(what: object) -> str:
+    text = " ".join(str(what).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _not_odoo(base: str, got: list[str]) -> OdooNotRecognised:
+    error = OdooNotRecognised(f"{base} does not answer as Odoo does: " + "; ".join(got))
+    error.locate(model=None, method="version", name=None, message=str(error))
+    return error
 
 
 def _login(
     http: httpx.Client, url: str, database: str, login: str, secret: str, protocol: str
 ) -> int:
+    where = (
+        f"Odoo at {url.rstrip('/')} refused the login {login!r} "
+        f"on database {database!r}"
+    )
     if protocol == "json2":
-        context = Json2Wire(http, url, api_key=secret, database=database).call(
-            "res.users", "context_get", {}
-        )
+        try:
+            context = Json2Wire(http, url, api_key=secret, database=database).call(
+                "res.users", "context_get", {}
+            )
+        except OdooAuthFailed as err:
+            raise OdooAuthFailed(
+                f"{where} ({err.odoo_message or err}): Odoo 19 and later take an "
+                "API key, not a password, on their JSON-2 API; make one in Odoo "
+                "(Preferences, Account Security, New API Key) and give it as "
+                "TIELINE_ODOO_API_KEY"
+            ) from err
         return int(context["uid"])
     wire = XmlRpcWire(http, url) if protocol == "xmlrpc" else JsonRpcWire(http, url)
     uid = wire.rpc("common", "authenticate", [database, login, secret, {}])
     if not uid:
-        raise OdooAuthFailed(
-            f"Odoo refused the login {login!r} on database {database!r}"
-        )
+        raise OdooAuthFailed(f"{where}: wrong password or API key, or no such user")
     return int(uid)
 
 

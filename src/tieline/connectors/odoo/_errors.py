@@ -1,10 +1,12 @@
 """Odoo's failures as tieline errors, split by what to do next.
 
-Transient faults (connection lost, 502/503/504, a timeout, PostgreSQL's
+Transient faults (connection lost, 429, 502/503/504, a timeout, PostgreSQL's
 serialization failures and a full connection pool reported by Odoo) are
-`RetryableError`s. Refusals that a person must fix (access denied, a missing
-record, a validation or user error, a bad call) are `PermanentError`s and
-keep Odoo's own message.
+`RetryableError`s. Those after which a write may have run in Odoo anyway (no
+answer, a proxy's 500/502/504) say so with `in_doubt`: the client does not
+resend such a write, the adapter's in-doubt notes decide. Refusals that a
+person must fix (access denied, a missing record, a validation or user
+error, a bad call) are `PermanentError`s and keep Odoo's own message.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class OdooFault:
     odoo_method: str | None = None
     odoo_name: str | None = None
     odoo_message: str = ""
+    # Whether the call may have run in Odoo although no answer said so.
+    in_doubt: bool = False
 
     def locate(
         self, *, model: str | None, method: str | None, name: str | None, message: str
@@ -33,9 +37,30 @@ class OdooFault:
 class OdooUnavailable(OdooFault, RetryableError):
     """Odoo could not be reached or answered 502/503/504 or a bare 500."""
 
+    def __init__(
+        self, message: str, *, in_doubt: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.in_doubt = in_doubt
+
+
+class OdooThrottled(OdooUnavailable):
+    """Odoo (or its proxy) answered 429: too many requests; `retry_after` if said."""
+
 
 class OdooResponseLost(OdooFault, RetryableError):
     """The request went out but no answer came: it may have been committed."""
+
+    in_doubt = True
+
+
+class OdooCreateInDoubt(OdooFault, RetryableError):
+    """An earlier create got no answer and its record is not in Odoo yet.
+
+    It may still commit (Odoo runs a request up to its `limit_time_real`), so
+    nothing is created again before `retry_after` seconds, when the in-doubt
+    window ends.
+    """
 
 
 class OdooConcurrency(OdooFault, RetryableError):
@@ -68,6 +93,10 @@ class OdooUserError(OdooRejected):
 
 class OdooCallError(OdooRejected):
     """The call itself is wrong: unknown field, method, argument or value."""
+
+
+class OdooNotRecognised(OdooRejected):
+    """The URL answers, but not as Odoo does (another server, a wrong path)."""
 
 
 _BY_NAME: dict[str, type[OdooRejected]] = {

@@ -6,6 +6,8 @@ canonical record may be bound to several models (a project is both a
 `project.project` and an analytic account); order lines are bound as
 `<commitment id>#<line key>`. `odoo_watermarks` remembers, per instance and
 model, the last `write_date` pulled and the ids already seen at it.
+`odoo_in_doubt` (migration 0009) notes each create sent to Odoo whose record
+is not found and bound yet: see `_in_doubt`.
 """
 
 from __future__ import annotations
@@ -48,4 +50,14 @@ odoo_watermarks = Table(
     Column("write_date", String(19), nullable=False),
     Column("seen_at_mark", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+odoo_in_doubt = Table(
+    "odoo_in_doubt",
+    metadata,
+    Column("instance", String(100), primary_key=True),
+    Column("model", String(64), primary_key=True),
+    Column("canonical_id", String(120), primary_key=True),
+    Column("external_id", String(200), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
 )

@@ -50,6 +50,7 @@ from typing import Any
 from tieline.connectors.odoo._adapter import MODULE, Adapter, external_name
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._client import OdooClient
+from tieline.connectors.odoo._in_doubt import DEFAULT_WINDOW, InDoubtLedger
 from tieline.connectors.odoo.mappers._base import many2one_id
 from tieline.connectors.odoo.mappers.commitments import CommitmentMapper, distribution
 from tieline.connectors.odoo.mappers.cost_codes import COST_CODE_PLAN, CostCodeMapper
@@ -104,6 +105,7 @@ class OdooSync:
         instance: str,
         companies: Mapping[str, int | str] | None = None,
         lock_wait: float = 5.0,
+        in_doubt_window: float = DEFAULT_WINDOW,
     ) -> None:
         self.client = client
         self.instance = instance
@@ -119,10 +121,14 @@ class OdooSync:
         # How long, in seconds, a push holding `lock` may wait for a row
         # another transaction holds (PostgreSQL); see `_locks.push_lock`.
         self.lock_wait = lock_wait
+        # How long a create that got no answer may still commit in Odoo: no
+        # second create is sent for the record before it has passed.
+        self.in_doubt_window = in_doubt_window
 
     def _tools(self, tx: Transaction) -> tuple[Binder, Adapter]:
         binder = Binder(tx.connection, self.instance)
-        return binder, Adapter(self.client, binder)
+        adapter = Adapter(self.client, binder, in_doubt_window=self.in_doubt_window)
+        return binder, adapter
 
     # Reference data.
     def bind_legal_entity(
@@ -806,7 +812,12 @@ class OdooSync:
                 ["name", "res_id"],
             )
             stamped = {int(r["res_id"]): str(r["name"]) for r in rows}
-        return _OwnPartners(tx, binder, stamped)
+        in_doubt = (
+            InDoubtLedger.beside(tx.connection, self.instance).pending("res.partner")
+            if unbound
+            else []
+        )
+        return _OwnPartners(tx, binder, stamped, in_doubt)
 
     def _apply_partner(
         self,
@@ -865,8 +876,11 @@ class _OwnPartners:
     failed after Odoo created it. Then by tax id, normalised as suppliers'
     are. Then, for a company partner without a tax id, by the key a push
     matches on (`SupplierMapper.natural_key`): its exact name. Each match must
-    be one canonical supplier, not merged and bound to no other partner. A
-    partner that matches none is a new supplier.
+    be one canonical supplier, not merged and bound to no other partner.
+    Last, for a supplier whose partner create is in doubt (sent, no answer
+    yet, see `_in_doubt`), by that same natural key (tax id, else the name),
+    even where the name alone is ambiguous: that create committed after the
+    push gave up. A partner that matches none is a new supplier.
 
     The name match is what keeps one partner when the hub was killed between
     Odoo's answer to a push's create and `Adapter.stamp`, and a pull (or an
@@ -876,11 +890,16 @@ class _OwnPartners:
     """
 
     def __init__(
-        self, tx: Transaction, binder: Binder, stamped: dict[int, str]
+        self,
+        tx: Transaction,
+        binder: Binder,
+        stamped: dict[int, str],
+        in_doubt: list[str] | None = None,
     ) -> None:
         self.tx = tx
         self.binder = binder
         self.stamped = stamped
+        self.in_doubt = in_doubt or []
         self._by_tax_id: dict[str, list[Supplier]] | None = None
         self._without_tax_id: dict[str, list[Supplier]] | None = None
 
@@ -891,7 +910,19 @@ class _OwnPartners:
             found = self._by_vat(row.get("vat"))
         if found is None and not row.get("vat") and row.get("is_company"):
             found = self._by_name(row.get("name"))
-        return found
+        return found if found is not None else self._by_create_in_doubt(row)
+
+    def _by_create_in_doubt(self, row: dict[str, Any]) -> Supplier | None:
+        for canonical_id in self.in_doubt:
+            supplier = self.tx.get(Supplier, canonical_id)
+            if supplier is None or not self._free(supplier):
+                continue
+            if supplier.tax_id:
+                if _same_tax_id(row.get("vat"), supplier.tax_id):
+                    return supplier
+            elif row.get("name") == supplier.legal_name:
+                return supplier
+        return None
 
     def _by_external_id(self, name: str | None) -> Supplier | None:
         prefix = f"{Supplier.kind}_"
@@ -936,6 +967,15 @@ class _OwnPartners:
         # Bound to another partner: this one is a duplicate in Odoo, and is
         # pulled as a supplier of its own rather than bound twice.
         return self.binder.odoo_id("res.partner", supplier.id) is None
+
+
+def _same_tax_id(vat: Any, tax_id: str) -> bool:
+    if not vat:
+        return False
+    try:
+        return normalise_tax_id(str(vat)) == tax_id
+    except ValidationFailed:
+        return False
 
 
 def company_context(company: int) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import re
 import xmlrpc.client
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -21,6 +23,7 @@ from tieline.connectors.odoo._errors import (
     OdooAuthFailed,
     OdooCallError,
     OdooResponseLost,
+    OdooThrottled,
     OdooUnavailable,
     classify,
 )
@@ -72,9 +75,39 @@ class Wire:
             raise OdooResponseLost(
                 f"no answer from Odoo at {self.base_url}: {err}"
             ) from err
-        if response.status_code in (500, 502, 503, 504) and not _is_json(response):
-            raise OdooUnavailable(f"Odoo answered HTTP {response.status_code}")
+        status = response.status_code
+        if status == 429:
+            wait = retry_after(response.headers.get("retry-after"))
+            raise OdooThrottled(
+                f"Odoo at {self.base_url} answered HTTP 429 (too many requests)"
+                + (f", retry after {wait:g}s" if wait is not None else ""),
+                retry_after=wait,
+            )
+        if status in (500, 502, 503, 504) and not _is_json(response):
+            # 503 means nothing ran (no worker, or maintenance); after a bare
+            # 500, or a proxy's 502/504, Odoo may have run the call anyway.
+            raise OdooUnavailable(
+                f"Odoo at {self.base_url} answered HTTP {status}",
+                in_doubt=status != 503,
+            )
         return response
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _is_json(response: httpx.Response) -> bool:
@@ -106,6 +139,10 @@ class JsonRpcWire(Wire):
                 f"Odoo answered HTTP {response.status_code} on /jsonrpc"
             )
         answer = loads(response.content)
+        if not isinstance(answer, dict):
+            raise OdooCallError(
+                f"a JSON {type(answer).__name__} on /jsonrpc, not a JSON-RPC answer"
+            )
         if "error" in answer:
             data = answer["error"].get("data") or {}
             model, name = (args[3], args[4]) if service == "object" else (None, method)

@@ -24,9 +24,12 @@ Redeliveries are dropped by the inbox; a second event for the same record (a
 replay, or a re-approval) finds the Odoo record by its binding or external id
 and creates nothing new.
 
-Failures: Odoo's transient faults (`OdooUnavailable`, `OdooResponseLost`,
-`OdooConcurrency`), "the order is not in Odoo yet" and a wait for another
-lane's binding (`BindingConflict`, see `_locks`) are `RetryableError`s,
+Failures: Odoo's transient faults (`OdooUnavailable`, `OdooThrottled`,
+`OdooResponseLost`, `OdooConcurrency`), a create still in doubt
+(`OdooCreateInDoubt`: an earlier create got no answer and may yet commit,
+so the push waits out the in-doubt window rather than create twice; see
+`_in_doubt`), "the order is not in Odoo yet" and a wait for another lane's
+binding (`BindingConflict`, see `_locks`) are `RetryableError`s,
 retried by the worker under `PUSH_RETRY`; Odoo's refusals (`OdooRejected`),
 bad records (`ValidationFailed`) and a binding to another record
 (`BindingMismatch`) are `PermanentError`s and go to a dead letter whose

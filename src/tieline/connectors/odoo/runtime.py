@@ -43,6 +43,7 @@ from pydantic import SecretStr
 from tieline.connectors.odoo._binder import Binder
 from tieline.connectors.odoo._client import Limits, OdooClient, RetryPolicy
 from tieline.connectors.odoo._errors import OdooUnavailable
+from tieline.connectors.odoo._in_doubt import DEFAULT_WINDOW
 from tieline.connectors.odoo._locks import push_lock
 from tieline.connectors.odoo._sync import OdooSync
 from tieline.connectors.odoo.erp import OdooErp
@@ -67,6 +68,7 @@ class OdooConfig:
     companies: Mapping[str, int | str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     webhook_delay: float = 2.0
+    in_doubt_window: float = DEFAULT_WINDOW
 
     @property
     def source(self) -> str:
@@ -98,6 +100,7 @@ class OdooRuntime:
             instance=config.instance,
             companies=config.companies,
             lock_wait=lock_wait,
+            in_doubt_window=config.in_doubt_window,
         )
         self.erp = OdooErp(self.sync)
 

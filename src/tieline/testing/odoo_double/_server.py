@@ -12,7 +12,7 @@ import json
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,7 +27,8 @@ class Fault:
     `kind` is `fail` (answer `status` without running the call), `stall`
     (wait `seconds`, then run and answer) or `lose` (run the call, commit,
     then close the connection without answering). `model` and `method`
-    narrow the calls it applies to; `times` is how many calls it hits.
+    narrow the calls it applies to; `times` is how many calls it hits;
+    `headers` go with a `fail` answer (e.g. `Retry-After` on a 429).
     """
 
     kind: str
@@ -37,6 +38,7 @@ class Fault:
     status: int = 503
     seconds: float = 0.0
     body: str = "Service Unavailable"
+    headers: dict[str, str] = field(default_factory=dict)
 
     def matches(self, model: str, method: str) -> bool:
         """Whether the fault applies to `model.method`."""
@@ -122,7 +124,12 @@ class OdooHandler(BaseHTTPRequestHandler):
             reply = self._route(method, self.path.split("?")[0], body)
         except _Failed as failed:
             fault = failed.fault
-            reply = Reply(fault.status, fault.body.encode(), "text/html; charset=utf-8")
+            reply = Reply(
+                fault.status,
+                fault.body.encode(),
+                "text/html; charset=utf-8",
+                dict(fault.headers),
+            )
         if getattr(self.server.faults.lose_next, "value", False):
             # The call ran and committed; the answer never reaches the client.
             self.close_connection = True
