@@ -14,6 +14,7 @@ configured) are registered by `tieline.cli._hub.assemble_hub`, which
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,20 @@ from tieline.workflows.people import approve, history, reject, tasks_for
 As = Annotated[str, typer.Option("--as", help="Who acts: system:login, or an id.")]
 Comment = Annotated[str | None, typer.Option(help="Why, kept in the history.")]
 Document = Annotated[str, typer.Argument(help="The document's number or id.")]
+Certify = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="A progress claim line's work certified to date, LINE=AMOUNT "
+        "(repeat per line; lines not named are certified as claimed).",
+    ),
+]
+AllowReduction = Annotated[
+    bool,
+    typer.Option(
+        "--allow-reduction",
+        help="Let a claim line's certified to date fall below its last certificate.",
+    ),
+]
 Policies = Annotated[
     Path | None,
     typer.Option(help="The policy file (default <data dir>/workflows.toml)."),
@@ -74,21 +89,60 @@ def tasks(who: As, policies: Policies = None) -> None:
 
 
 def approve_(
-    document: Document, who: As, comment: Comment = None, policies: Policies = None
+    document: Document,
+    who: As,
+    comment: Comment = None,
+    certify: Certify = None,
+    allow_reduction: AllowReduction = False,
+    policies: Policies = None,
 ) -> None:
-    """Approve (or certify, or release payment of) what a document waits for."""
+    """Approve (or certify, or release payment of) what a document waits for.
+
+    A progress claim is certified as claimed, or at `--certify LINE=AMOUNT`
+    (work certified to date on that line, repeat per line).
+    """
     from tieline.cli._commands import open_store
 
+    certified = certified_lines(certify or [])
     settings = _settings()
     store = open_store(settings)
     try:
         console.print(
             approve(
-                store, _hub(policy_path(settings, policies)), document, who, comment
-            )
+                store,
+                _hub(policy_path(settings, policies)),
+                document,
+                who,
+                comment,
+                certified=certified,
+                allow_reduction=allow_reduction,
+            ),
+            markup=False,
         )
     finally:
         store.close()
+
+
+def certified_lines(given: list[str]) -> dict[str, Decimal]:
+    """`LINE=AMOUNT` options as amounts by line key; CommandError if malformed."""
+    from tieline.cli._app import CommandError
+
+    found: dict[str, Decimal] = {}
+    for option in given:
+        key, sep, amount = option.partition("=")
+        key = key.strip()
+        try:
+            value = Decimal(amount.strip())
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not sep or not key or not value.is_finite():
+            raise CommandError(
+                f"--certify {option!r}: give LINE=AMOUNT, e.g. --certify 1=38000.00"
+            )
+        if key in found:
+            raise CommandError(f"--certify names line {key} twice")
+        found[key] = value
+    return found
 
 
 def reject_(
