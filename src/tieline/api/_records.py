@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from tieline.api import _idempotency as idempotency
 from tieline.api._amounts import check_amounts
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
+from tieline.api._closeout import check_closing
 from tieline.api._pagination import Cursor, Sort, keyset
 from tieline.api._problems import FieldError, Problem, problem_responses
 from tieline.api._references import check_references
@@ -704,6 +705,7 @@ def update_record(
         )
         check_references(tx, new, current)
         check_amounts(new, current)
+        check_closing(tx, current, new)
         saved = _sensitive(tx.connection, caller, current, new, old_scope)
         change = tx.save(saved, actor=caller.actor)
         if change.action is not StoreAction.UNCHANGED:

@@ -1,4 +1,4 @@
-"""`tieline tasks|approve|reject|history|sla-sweep`: workflows for people.
+"""`tieline tasks|approve|reject|history|closeout|retention|sla-sweep`.
 
 The exception queue's commands (`tieline exceptions ...`) are in `_exceptions`
 and `tieline requisition submit` in `_requisitions`; both are added here.
@@ -25,7 +25,15 @@ from rich.table import Table
 from tieline.cli._console import console
 from tieline.settings import Settings
 from tieline.workflows import Hub, load_policies, sweep
+from tieline.workflows.closeout import (
+    Blocker,
+    Check,
+    close_project,
+    closeout_checklist,
+    find_project,
+)
 from tieline.workflows.people import approve, history, reject, tasks_for
+from tieline.workflows.valuations import find_commitment, release_retention
 
 As = Annotated[str, typer.Option("--as", help="Who acts: system:login, or an id.")]
 Comment = Annotated[str | None, typer.Option(help="Why, kept in the history.")]
@@ -204,6 +212,87 @@ def sla_sweep(policies: Policies = None) -> None:
     console.print(f"{len(opened)} breach(es)")
 
 
+retention_app = typer.Typer(
+    help="A subcontract's retention: release it at completion.", no_args_is_help=True
+)
+
+
+def closeout(
+    project: Annotated[str, typer.Argument(help="The project's code or id.")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Show the checklist; close nothing.")
+    ] = False,
+    who: Annotated[
+        str | None, typer.Option("--as", help="Who closes: system:login, or an id.")
+    ] = None,
+    comment: Comment = None,
+    policies: Policies = None,
+) -> None:
+    """Close a project whose closeout checklist is clear, or show the checklist.
+
+    Closing exits 1 naming every blocker (open commitments, receipts not
+    invoiced, claims not certified, retention held) while any is left;
+    `--check` prints the checklist and exits 0 either way.
+    """
+    from tieline.cli._app import CommandError
+    from tieline.cli._commands import open_store
+
+    settings = _settings()
+    store = open_store(settings)
+    try:
+        with store.transaction() as tx:
+            found = find_project(tx, project)
+            blockers = closeout_checklist(tx, found.id)
+        if check or blockers:
+            _print_checklist(found.code, blockers)
+        if check:
+            said = f"{len(blockers)} blocker(s)" if blockers else "ready to close"
+            console.print(f"{found.code}: {said}", markup=False)
+            return
+        if who is None:
+            raise CommandError("closing a project needs --as (or use --check)")
+        hub = _hub(policy_path(settings, policies))
+        actor = hub.policies.directory.parse(who)
+        with store.transaction() as tx:
+            close_project(tx, hub, found.id, actor, comment)
+    finally:
+        store.close()
+    console.print(f"{found.code}: closed", markup=False)
+
+
+def _print_checklist(code: str, blockers: list[Blocker]) -> None:
+    table = Table("check", "clear", "document", "why", title=f"{code} closeout")
+    for item in Check:
+        mine = [b for b in blockers if b.check is item]
+        if not mine:
+            table.add_row(item.value, "yes", "", "")
+        for blocker in mine:
+            table.add_row(item.value, "no", blocker.document, blocker.detail)
+    console.print(table)
+
+
+def release(
+    commitment: Annotated[str, typer.Argument(help="The subcontract's number or id.")],
+    who: As,
+    comment: Comment = None,
+    policies: Policies = None,
+) -> None:
+    """Release a completed subcontract's retention (a `retention_release` decision)."""
+    from tieline.cli._commands import open_store
+
+    settings = _settings()
+    store = open_store(settings)
+    hub = _hub(policy_path(settings, policies))
+    actor = hub.policies.directory.parse(who)
+    try:
+        with store.transaction() as tx:
+            number = find_commitment(tx, commitment).number
+            amount = release_retention(tx, hub, commitment, actor, comment)
+    finally:
+        store.close()
+    console.print(f"{number}: retention {amount} released", markup=False)
+
+
 def register_commands(app: typer.Typer) -> None:
     """Add the workflow commands to the `tieline` app."""
     from tieline.cli._exceptions import exceptions_app
@@ -216,3 +305,6 @@ def register_commands(app: typer.Typer) -> None:
     app.command("reject")(reject_)
     app.command("history")(history_)
     app.command("sla-sweep")(sla_sweep)
+    app.command("closeout")(closeout)
+    retention_app.command("release")(release)
+    app.add_typer(retention_app, name="retention")

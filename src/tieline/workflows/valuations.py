@@ -354,11 +354,28 @@ def reject_claim(
     tx.save(claim.model_copy(update={"status": ClaimStatus.REJECTED}), actor=actor.id)
 
 
+def find_commitment(tx: Transaction, reference: str) -> Commitment:
+    """The commitment whose id or number is `reference`; RecordNotFound otherwise."""
+    commitment = tx.get(Commitment, reference)
+    if commitment is not None:
+        return commitment
+    found = [c for c in tx.list(Commitment) if c.number == reference]
+    if len(found) != 1:
+        kind = "commitment" if not found else "single commitment"
+        raise RecordNotFound(kind, reference)
+    return found[0]
+
+
 def release_retention(
     tx: Transaction, hub: Hub, commitment_id: str, actor: Actor, comment: str | None
 ) -> Decimal:
-    """Release a completed subcontract's retention; returns the amount."""
-    commitment = commitment_of(tx, commitment_id)
+    """Release a completed subcontract's retention; returns the amount.
+
+    Refused (TransitionRefused) before completion, when nothing is held, and
+    once released; only a person of the `retention_release` rule may.
+    """
+    commitment = find_commitment(tx, commitment_id)
+    lock_commitment(tx, commitment.id)
     flow, _ = SubcontractFlow.start(
         tx,
         hub,
@@ -381,7 +398,16 @@ def release_retention(
     rule = hub.policies.rule_for(found)
     allowed = [a.person for a in hub.policies.assignees(rule, hub.clock().date())]
     check_authorised(actor, commitment.number, allowed)
+    released_on = commitment.retention_released_on
+    if flow.state is SubcontractState.RETENTION_RELEASED or released_on is not None:
+        raise flow.refuse(
+            SubcontractState.RETENTION_RELEASED,
+            f"{commitment.number}'s retention was released already"
+            + (f" (on {released_on})" if released_on else ""),
+        )
     short = incomplete_lines(tx, commitment, latest)
+    if not short and held == 0:
+        short = [f"{commitment.number} holds no retention"]
     if short:
         raise flow.refuse(SubcontractState.RETENTION_RELEASED, "; ".join(short))
     flow.retention_released(actor, held, comment)
