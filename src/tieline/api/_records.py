@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Select, select
 from sqlalchemy.exc import IntegrityError
 
 from tieline.api import _idempotency as idempotency
-from tieline.api._amounts import check_amounts
+from tieline.api._amounts import check_amounts, check_receipt_amounts
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._closeout import check_closing
 from tieline.api._pagination import Cursor, Sort, keyset
@@ -423,6 +423,7 @@ def create_record(
             raise _decision_refused(record, "is not created with it")
         check_references(tx, record)
         check_amounts(record, None)
+        check_receipt_amounts(tx, record, None)
         if tx.get(cls, record.id) is not None:
             raise Problem(
                 409,
@@ -705,6 +706,7 @@ def update_record(
         )
         check_references(tx, new, current)
         check_amounts(new, current)
+        check_receipt_amounts(tx, new, current)
         check_closing(tx, current, new)
         saved = _sensitive(tx.connection, caller, current, new, old_scope)
         change = tx.save(saved, actor=caller.actor)
