@@ -397,3 +397,66 @@ def test_a_project_of_another_legal_entity_is_not_found(
     ]
     assert answers == [404, 404, 404, 404]
     assert len(people.refusals()) == 3
+
+
+def _requisition(flow: Flow, number: str, kind: str, **retention: str) -> Any:
+    return {
+        "number": number,
+        "project_id": flow.project.id,
+        "supplier_id": flow.supplier.id,
+        "commitment_type": kind,
+        "lines": [{"cost_code": "03 30 00", "quantity": "1", "unit_price": "8000.00"}],
+        **retention,
+    }
+
+
+def test_a_subcontract_requisition_carries_its_retention_to_the_commitment(
+    people: People, flow: Flow
+) -> None:
+    sam = people.person("site.sam", Role.BUYER, entity=flow.entity.id)
+    pat = people.person("pm.pat", Role.PROJECT_CONTROLLER)
+    terms = "in full at practical completion"
+
+    # When site.sam asks for a subcontract holding 5 % up to 300.00
+    body = _requisition(
+        flow,
+        "REQ-80",
+        "subcontract",
+        retention_percent="5",
+        retention_cap="300.00",
+        retention_terms=terms,
+    )
+    answer = people.client.post("/v1/requisitions", headers=sam, json=body)
+    assert answer.status_code == 201, answer.text
+    flow.drive()
+    approved = people.client.post(
+        "/v1/documents/requisition/REQ-80/approve", headers=pat
+    )
+    assert approved.status_code == 200, approved.text
+
+    # Then the subcontract it became holds the same retention and terms
+    with flow.store.transaction() as tx:
+        (made,) = [c for c in tx.list(Commitment) if c.number == "PO-REQ-80"]
+    assert (made.retention_percent, made.retention_cap, made.retention_terms) == (
+        D("5"),
+        D("300.00"),
+        terms,
+    )
+
+
+@pytest.mark.parametrize(
+    ("retention", "field"),
+    [
+        ({"retention_percent": "5"}, "retention_percent"),
+        ({"retention_terms": "at completion"}, "retention_terms"),
+    ],
+)
+def test_an_order_requisition_with_retention_is_refused_naming_the_field(
+    people: People, flow: Flow, retention: dict[str, str], field: str
+) -> None:
+    sam = people.person("site.sam", Role.BUYER, entity=flow.entity.id)
+    body = _requisition(flow, "REQ-81", "purchase_order", **retention)
+    answer = people.client.post("/v1/requisitions", headers=sam, json=body)
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == [field]
+    assert "subcontracts only" in answer.json()["detail"]
