@@ -286,8 +286,15 @@ def test_a_project_with_nothing_open_is_closed_by_the_closeout_person(
     assert by_bot.json()["type"] == "urn:tieline:problem:segregation-of-duties"
     assert by_dan.status_code == 200, by_dan.text
     assert by_dan.json() == {"result": "P-2: closed"}
-    history = people.client.get(f"/v1/projects/{empty.id}", headers=dan).json()
-    assert history["status"] == "closed"
+    project = people.client.get(f"/v1/projects/{empty.id}", headers=dan).json()
+    assert project["status"] == "closed"
+    history = people.client.get(
+        f"/v1/documents/closeout/{empty.id}/history", headers=dan
+    ).json()["items"]
+    assert [(h["to_state"], h["actor"], h["comment"]) for h in history] == [
+        ("open", "dir.dan", None),
+        ("closed", "dir.dan", "handed over"),
+    ]
     assert _audited(people, "workflow.closed") == [f"project:{empty.id}"]
     assert people.refusals() == [f"project:{empty.id}", f"project:{empty.id}"]
 
@@ -332,6 +339,14 @@ def test_retention_is_released_at_completion_by_the_retention_person(
     assert again.status_code == 409
     assert "released already" in again.json()["detail"]
     assert _audited(people, "workflow.retention_released") == [f"commitment:{sc_id}"]
+    history = people.client.get(
+        f"/v1/documents/subcontract/{sc_id}/history", headers=fay
+    ).json()["items"]
+    assert [(h["to_state"], h["actor"], h["comment"]) for h in history][-1] == (
+        "retention_released",
+        "fin.fay",
+        "completion",
+    )
     with flow.store.transaction() as tx:
         released = tx.get(Commitment, sc_id)
     assert released is not None

@@ -62,7 +62,16 @@ DECIDERS = frozenset(
     }
 )
 READERS = DECIDERS | {Role.AUDITOR, Role.INTEGRATION_OPERATOR}
-WORKFLOWS = ("requisition", "invoice", "claim", "budget_revision", "change_order")
+WORKFLOWS = (
+    "requisition",
+    "invoice",
+    "claim",
+    "budget_revision",
+    "change_order",
+    # Decided by their own actions (`_closeout`); listed for their history.
+    "closeout",
+    "subcontract",
+)
 Workflow = Annotated[str, Path(pattern="^(" + "|".join(WORKFLOWS) + ")$")]
 DocumentId = Annotated[str, Path(min_length=1, max_length=100)]
 
