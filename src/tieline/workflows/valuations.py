@@ -23,6 +23,7 @@ Certifying fills in the certificate: work previously certified per line and
 retention previously held (from the latest earlier certificate), and the
 subcontract's retention rate and cap, so the claim's own `retention_held()`
 and `amount_due()` give the figures from the certified amounts.
+
 The subcontractor's invoice is then matched against the certified value
 (see `invoices`) and paid as any invoice; one that arrived before its
 certificate and waits for a person is matched again on certifying.
@@ -238,11 +239,8 @@ def _certificate(
         raise flow.refuse(
             ClaimState.CERTIFIED, f"period {previous.period} is already certified"
         )
-    before = (
-        {line.commitment_line_key: line for line in previous.lines}
-        if (previous)
-        else {}
-    )
+    earlier = previous.lines if previous is not None else []
+    before = {line.commitment_line_key: line for line in earlier}
     claimed = {line.commitment_line_key for line in claim.lines}
     for key in decision.certified:
         if key not in claimed:
