@@ -20,14 +20,21 @@ from tieline.model import (
 )
 from tieline.money import round_money
 from tieline.reports import CostAmounts, load_commitment_figures, load_cost_report
-from tieline.workflows import CertificateRefused, NotAnApprover, TransitionRefused
+from tieline.workflows import (
+    CertificateRefused,
+    DutiesNotSegregated,
+    Hub,
+    NotAnApprover,
+    TransitionRefused,
+    parse_policies,
+)
 from tieline.workflows.closeout import close_project, closeout_blockers
 from tieline.workflows.invoices import sync_payments
 from tieline.workflows.people import NothingToDecide, approve, history, tasks_for
 from tieline.workflows.valuations import release_retention
 
 from . import odoo_view
-from .conftest import Flow, OdooFlow, origin
+from .conftest import POLICY, Flow, OdooFlow, origin
 from .helpers import invoice
 from .test_procure_to_pay import state_of
 
@@ -524,3 +531,37 @@ def test_a_line_below_its_last_certificate_needs_an_explicit_reduction(
         D("75000.00"),
         D("3750.00"),
     )
+
+
+def test_whoever_certified_the_work_cannot_release_its_retention(flow: Flow) -> None:
+    # Given a policy that lets pm.pat release retention too
+    policy = POLICY.replace(
+        'document = "retention_release"\napprovers = ["fin.fay"]',
+        'document = "retention_release"\napprovers = ["pm.pat", "fin.fay"]',
+    )
+    assert policy != POLICY
+    flow.hub = Hub(parse_policies(policy), clock=flow.clock)
+    sc = _two_line_subcontract(flow, "SC-10")
+
+    # And pm.pat certified the whole subcontract
+    _certify_first(flow, sc, str(A), str(B))
+
+    # Then pm.pat may not release the retention, and fin.fay may
+    with flow.store.transaction() as tx, pytest.raises(DutiesNotSegregated) as own:
+        release_retention(
+            tx,
+            flow.hub,
+            sc.id,
+            flow.hub.policies.directory.parse("procore:pat@site.example"),
+            None,
+        )
+    assert str(own.value) == (
+        "SC-10: pm.pat certified claim 1 (as odoo:ppat) and cannot release the "
+        "retention it holds (as procore:pat@site.example) "
+        "(approver cannot release payment)"
+    )
+    with flow.store.transaction() as tx:
+        released = release_retention(
+            tx, flow.hub, sc.id, flow.hub.policies.directory.parse("odoo:ffay"), None
+        )
+    assert released == D("7500.00")

@@ -29,7 +29,9 @@ The subcontractor's invoice is then matched against the certified value
 certificate and waits for a person is matched again on certifying.
 
 At completion (every line certified to its full contract value, no claim
-waiting), a person of the `retention_release` rule releases the retention:
+waiting), a person of the `retention_release` rule who certified none of its
+claims (an approver does not release what they approved) releases the
+retention:
 the commitment records the date, and the subcontract's workflow says who.
 
 TODO: the released retention is not sent to the ERP as a bill of its own;
@@ -57,10 +59,15 @@ from tieline.workflows._common import (
     subject,
     submitter,
 )
-from tieline.workflows._duties import check_authorised, check_decider, party
-from tieline.workflows._errors import CertificateRefused
+from tieline.workflows._duties import (
+    APPROVER_RELEASES,
+    check_authorised,
+    check_decider,
+    party,
+)
+from tieline.workflows._errors import CertificateRefused, DutiesNotSegregated
 from tieline.workflows._identity import Actor
-from tieline.workflows._machine import Hub, Machine, Spec
+from tieline.workflows._machine import Hub, Machine, Spec, find_instance
 from tieline.workflows._policy import DocumentType
 from tieline.workflows.invoices import latest_certificate, rematch_held
 
@@ -396,6 +403,7 @@ def release_retention(
     rule = hub.policies.rule_for(found)
     allowed = [a.person for a in hub.policies.assignees(rule, hub.clock().date())]
     check_authorised(actor, commitment.number, allowed)
+    _check_not_certifier(tx, commitment, actor)
     released_on = commitment.retention_released_on
     if flow.state is SubcontractState.RETENTION_RELEASED or released_on is not None:
         raise flow.refuse(
@@ -414,6 +422,23 @@ def release_retention(
     )
     tx.save(released, actor=actor.id)
     return held
+
+
+def _check_not_certifier(tx: Transaction, commitment: Commitment, actor: Actor) -> None:
+    """Refuse a release by whoever certified the work it pays (approver releases)."""
+    for claim in tx.list(ProgressClaim):
+        if claim.commitment_id != commitment.id:
+            continue
+        found = find_instance(tx.connection, ClaimFlow.spec.name, claim.id)
+        certifier = found.data.get("certified_by") if found is not None else None
+        if certifier and certifier["person"] == actor.id:
+            raise DutiesNotSegregated(
+                APPROVER_RELEASES,
+                actor.id,
+                commitment.number,
+                f"certified claim {claim.period} (as {certifier['via']}) and cannot "
+                f"release the retention it holds (as {party(actor)['via']})",
+            )
 
 
 def incomplete_lines(
