@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from tieline.governance import Role
-from tieline.model import Commitment, SupplierInvoice
+from tieline.model import (
+    ChangeOrder,
+    ChangeOrderStatus,
+    Commitment,
+    SupplierInvoice,
+)
 
 
 def _body(record: dict[str, Any]) -> dict[str, Any]:
@@ -204,16 +209,119 @@ def test_whoever_made_or_changed_a_record_never_approves_it(
 def test_the_owning_systems_integration_writes_decided_statuses(
     hub: Any, estate: Any, sample: Any
 ) -> None:
-    # An Odoo or project-controls integration mirrors what its system decided.
+    # An Odoo or project-controls integration mirrors what its system decided:
+    # the service named after the records' origin system.
     integration = hub.caller("odoo", (Role.INTEGRATION_OPERATOR, "*", None))
-    body = dict(sample("commitment", "c9", estate.ids), status="approved")
+    body = dict(
+        sample("commitment", "c9", estate.ids, system="odoo"), status="approved"
+    )
+    invoice = sample("supplier_invoice", "inv9", estate.ids, system="odoo")
 
     created = hub.client.post("/v1/commitments", json=body, headers=integration)
     paid = hub.client.post(
-        "/v1/invoices",
-        json=dict(sample("supplier_invoice", "inv9", estate.ids), status="paid"),
-        headers=integration,
+        "/v1/invoices", json=dict(invoice, status="paid"), headers=integration
     )
 
     assert created.status_code == 201, created.text
     assert paid.status_code == 201, paid.text
+
+
+def _put(hub: Any, headers: dict[str, str], path: str, **changes: Any) -> Any:
+    current = hub.client.get(path, headers=headers)
+    assert current.status_code == 200, current.text
+    return hub.client.put(
+        path,
+        json=dict(_body(current.json()), **changes),
+        headers={**headers, "If-Match": current.headers["etag"]},
+    )
+
+
+def _seed(hub: Any, headers: dict[str, str], segment: str, body: Any) -> str:
+    made = hub.client.post(f"/v1/{segment}", json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def test_another_systems_integration_cannot_approve_a_change_order(
+    hub: Any, estate: Any, sample: Any
+) -> None:
+    # Given a change order made in tieline, waiting for its approver
+    tieline = hub.caller("tieline", (Role.INTEGRATION_OPERATOR, "*", None))
+    procore = hub.caller("svc.procore", (Role.INTEGRATION_OPERATOR, "*", None))
+    body = dict(
+        sample("change_order", "CO-T1-02", estate.ids, system="tieline"),
+        status="submitted",
+    )
+    order = _seed(hub, tieline, "change-orders", body)
+
+    # When the Procore integration writes it approved
+    answer = _put(hub, procore, f"/v1/change-orders/{order}", status="approved")
+
+    # Then it is refused, naming the field and the workflow action to use
+    _refused_on_status(answer)
+    detail = answer.json()["detail"]
+    assert f"POST /v1/documents/change_order/{order}/approve" in detail
+    assert "origin system (tieline)" in detail
+    stored = _stored(hub, ChangeOrder, order)
+    assert stored.status is ChangeOrderStatus.SUBMITTED
+
+
+def test_another_systems_integration_cannot_overturn_a_rejected_invoice(
+    hub: Any, estate: Any, sample: Any
+) -> None:
+    # Given an invoice read from a UBL file, rejected by a person
+    ubl = hub.caller("ubl", (Role.INTEGRATION_OPERATOR, "*", None))
+    procore = hub.caller("svc.procore", (Role.INTEGRATION_OPERATOR, "*", None))
+    body = dict(
+        sample("supplier_invoice", "FPH-9004", estate.ids, system="ubl"),
+        status="rejected",
+    )
+    invoice = _seed(hub, ubl, "invoices", body)
+
+    # When the Procore integration writes it approved
+    answer = _put(hub, procore, f"/v1/invoices/{invoice}", status="approved")
+
+    # Then it stays rejected
+    _refused_on_status(answer)
+    assert f"/v1/documents/invoice/{invoice}/approve" in answer.json()["detail"]
+    assert _stored(hub, SupplierInvoice, invoice).status.value == "rejected"
+
+
+def test_retention_is_released_only_by_its_owning_system(
+    hub: Any, estate: Any, sample: Any
+) -> None:
+    # Given a subcontract made in Odoo
+    odoo = hub.caller("odoo", (Role.INTEGRATION_OPERATOR, "*", None))
+    procore = hub.caller("svc.procore", (Role.INTEGRATION_OPERATOR, "*", None))
+    approver = hub.caller("approver", (Role.FINANCE_APPROVER, "*", None))
+    buyer = hub.caller("buyer", (Role.BUYER, estate["le_a"], None))
+    body = dict(
+        sample("commitment", "SC-T1", estate.ids, system="odoo"), status="approved"
+    )
+    subcontract = _seed(hub, odoo, "commitments", body)
+    path = f"/v1/commitments/{subcontract}"
+
+    # When another system's integration, or a person, releases its retention
+    by_procore = _put(hub, procore, path, retention_released_on="2026-11-30")
+    by_person = _put(hub, approver, path, retention_released_on="2026-11-30")
+    made_released = hub.client.post(
+        "/v1/commitments",
+        json=dict(
+            sample("commitment", "SC-T2", estate.ids),
+            retention_released_on="2026-11-30",
+        ),
+        headers=buyer,
+    )
+    # Then each is refused naming the field; Odoo itself may record it
+    for answer in (by_procore, by_person, made_released):
+        assert answer.status_code == 403, answer.text
+        assert [e["field"] for e in answer.json()["errors"]] == [
+            "retention_released_on"
+        ]
+        assert "retention release workflow" in answer.json()["detail"]
+    assert _stored(hub, Commitment, subcontract).retention_released_on is None
+    by_odoo = _put(hub, odoo, path, retention_released_on="2026-11-30")
+    assert by_odoo.status_code == 200, by_odoo.text
+    assert str(_stored(hub, Commitment, subcontract).retention_released_on) == (
+        "2026-11-30"
+    )

@@ -112,7 +112,8 @@ def test_a_submitted_requisition_is_approved_into_a_commitment(
     assert [(h["to_state"], h["actor"], h["system"]) for h in history] == [
         ("submitted", "site.sam", "tieline"),
         ("approved", "pm.pat", "tieline"),
-        ("ordered", "pm.pat", "tieline"),
+        # Raising the order is tieline's own step, not a second act of pm.pat.
+        ("ordered", "system:order_from_requisition", "tieline"),
     ]
 
     # And the requisition reads back with its new ETag

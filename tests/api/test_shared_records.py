@@ -132,9 +132,24 @@ def test_a_bank_change_is_audited_and_holds_the_supplier_until_another_activates
 def test_the_owning_systems_integration_changes_bank_accounts_without_a_hold(
     hub: Any, estate: Any
 ) -> None:
+    # Given a supplier of Odoo's vendor master
     odoo = hub.caller("odoo", (Role.INTEGRATION_OPERATOR, "*", None))
+    procore = hub.caller("svc.procore", (Role.INTEGRATION_OPERATOR, "*", None))
+    made = hub.client.post(
+        "/v1/suppliers",
+        json={"origin": {"system": "odoo", "key": "V-1"}, "legal_name": "Vendor"},
+        headers=odoo,
+    )
+    assert made.status_code == 201, made.text
+    path = f"/v1/suppliers/{made.json()['id']}"
 
-    changed = _put(hub, f"/v1/suppliers/{estate['s1']}", odoo, bank_accounts=[ACCOUNT])
-
+    # When Odoo's integration changes its bank accounts, it stays active
+    changed = _put(hub, path, odoo, bank_accounts=[ACCOUNT])
     assert changed.status_code == 200, changed.text
     assert changed.json()["status"] == "active"
+
+    # But another system's integration changing them puts it on hold
+    other = dict(ACCOUNT, account_number="GB94BARC10201530093459")
+    held = _put(hub, path, procore, bank_accounts=[other])
+    assert held.status_code == 200, held.text
+    assert held.json()["status"] == "pending"

@@ -24,8 +24,11 @@ from tieline.governance.roles import ALL_SCOPES
 from tieline.model import LegalEntity
 from tieline.settings import Settings
 from tieline.store import Store
+from tieline.workflows import DutiesNotSegregated, Hub, parse_policies
+from tieline.workflows.people import approve, history, reject, tasks_for
 
-from ..workflows.conftest import Flow, build_estate
+from ..workflows.conftest import POLICY, Flow, build_estate
+from ..workflows.helpers import award, invoice
 from .test_authentication import AUDIENCE, ISSUER, _person_token, idp
 
 __all__ = ["idp"]
@@ -144,8 +147,8 @@ def test_the_assigned_person_sees_the_task_and_approves_it(people: People) -> No
     assert [(h["to_state"], h["actor"], h["comment"]) for h in history] == [
         ("submitted", "site.sam", None),
         ("approved", "pm.pat", "fine"),
-        # Approval raises the purchase order in the same step.
-        ("ordered", "pm.pat", "PO-REQ-5"),
+        # Approval raises the purchase order in the same step, as tieline's.
+        ("ordered", "system:order_from_requisition", "PO-REQ-5"),
     ]
     left = people.client.get("/v1/tasks", headers=pat).json()["items"]
     assert [t["document_ref"] for t in left] == ["REQ-6"]
@@ -256,3 +259,209 @@ def test_a_document_of_another_legal_entity_is_not_found(people: People) -> None
     history = people.client.get(HISTORY, headers=pat)
     assert (approve.status_code, history.status_code) == (404, 404)
     assert people.refusals() == ["requisition:REQ-5", "requisition:REQ-5"]
+
+
+def _approvers_too(policy: str, document: str) -> str:
+    """The policy with pm.pat also approving `document` (as in the review)."""
+    rule = f'document = "{document}"\napprovers = ["dir.dan"]'
+    assert rule in policy
+    return policy.replace(
+        rule, f'document = "{document}"\napprovers = ["dir.dan", "pm.pat"]'
+    )
+
+
+@pytest.fixture
+def changes(people: People, flow: Flow) -> Flow:
+    """pm.pat approves change orders and budget revisions too; SC-T1 is awarded."""
+    policy = _approvers_too(_approvers_too(POLICY, "change_order"), "budget_revision")
+    flow.hub = Hub(parse_policies(policy), clock=flow.clock)
+    people.client.app.state.workflow_hub = flow.hub  # type: ignore[attr-defined]
+    flow.save(flow.subcontract("SC-T1", ("A", "03 30 00", "20000.00")))
+    return flow
+
+
+def _change_order(flow: Flow, number: str) -> dict[str, Any]:
+    commitment = flow.subcontract("SC-T1", ("A", "03 30 00", "20000.00"))
+    return {
+        "origin": {"system": "tieline", "key": number},
+        "commitment_id": commitment.id,
+        "number": number,
+        "reason": "extra pour",
+        "currency": "USD",
+        "status": "submitted",
+        "lines": [{"line_key": "A", "cost_code": "03 30 00", "amount": "4321.09"}],
+    }
+
+
+def _revision(flow: Flow, number: str) -> dict[str, Any]:
+    return {
+        "origin": {"system": "tieline", "key": number},
+        "project_id": flow.project.id,
+        "number": number,
+        "reason": "thicker slab",
+        "currency": "USD",
+        "status": "submitted",
+        "lines": [{"cost_code": "03 30 00", "amount": "5000.00"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("segment", "workflow", "body"),
+    [
+        ("change-orders", "change_order", _change_order),
+        ("budget-revisions", "budget_revision", _revision),
+    ],
+)
+def test_whoever_wrote_a_change_over_the_api_cannot_approve_it(
+    people: People, changes: Flow, segment: str, workflow: str, body: Any
+) -> None:
+    # Given pm.pat (also one of its approvers) submits a change over the API
+    pat = people.person("pm.pat", Role.BUYER, Role.PROJECT_CONTROLLER)
+    dan = people.person("dir.dan", Role.FINANCE_APPROVER)
+    made = people.client.post(f"/v1/{segment}", headers=pat, json=body(changes, "X-02"))
+    assert made.status_code == 201, made.text
+    changes.drive()
+
+    # Then it waits for dir.dan only: pm.pat's own request is no task of theirs
+    mine = people.client.get("/v1/tasks", headers=pat).json()["items"]
+    assert "X-02" not in [t["document_ref"] for t in mine]
+    waiting = people.client.get("/v1/tasks", headers=dan).json()["items"]
+    assert "X-02" in [t["document_ref"] for t in waiting]
+
+    # When pm.pat approves it under his Odoo login (as `tieline approve --as`
+    # does), or over the API, each is refused, naming both logins
+    with pytest.raises(DutiesNotSegregated) as refused:
+        approve(changes.store, changes.hub, "X-02", "odoo:ppat")
+    assert str(refused.value) == (
+        "X-02: pm.pat requested it (as tieline:pm.pat) and cannot approve it "
+        "(as odoo:ppat) (requester cannot approve)"
+    )
+    path = f"/v1/documents/{workflow}/X-02/approve"
+    own = people.client.post(path, headers=pat, json={})
+    assert own.status_code == 403
+    assert own.json()["detail"].endswith(
+        "(as tieline:pm.pat) (requester cannot approve)"
+    )
+
+    # Then another approver decides it, and the history names the requester
+    assert people.client.post(path, headers=dan, json={}).json() == {
+        "result": "X-02: approved"
+    }
+    steps = history(changes.store, "X-02")
+    assert [(h.to_state, h.actor, h.actor_kind, h.system, h.login) for h in steps] == [
+        ("submitted", "pm.pat", "person", "tieline", "pm.pat"),
+        ("approved", "dir.dan", "person", "tieline", "dir.dan"),
+    ]
+
+
+def test_a_person_the_policy_does_not_know_blocks_decisions_on_their_change(
+    people: People, changes: Flow
+) -> None:
+    # Given a buyer with no identity in the workflow policy submits a change
+    mallory = people.person("mallory", Role.BUYER)
+    made = people.client.post(
+        "/v1/change-orders", headers=mallory, json=_change_order(changes, "X-03")
+    )
+    assert made.status_code == 201, made.text
+    changes.drive()
+
+    # When an approver decides it, it is refused: nobody can be told from them
+    with pytest.raises(DutiesNotSegregated) as refused:
+        approve(changes.store, changes.hub, "X-03", "odoo:ddan")
+    assert str(refused.value) == (
+        "X-03: dir.dan cannot decide it: it was requested as tieline:mallory, a "
+        "login the workflow policy maps to no identity, so its requester cannot "
+        "be told apart from its approver; map that login in the policy's "
+        "identities (requester unknown to the policy)"
+    )
+
+    # Then, once the policy maps mallory, her approvers decide as usual
+    mapped = POLICY + '\n[[identity]]\nid = "mallory"\nlogins = { odoo = "mal" }\n'
+    hub = Hub(parse_policies(mapped), clock=changes.clock)
+    with pytest.raises(DutiesNotSegregated, match="requester cannot approve"):
+        approve(changes.store, hub, "X-03", "odoo:mal")
+    assert approve(changes.store, hub, "X-03", "odoo:ddan") == "X-03: approved"
+
+
+def _put_status(people: People, headers: dict[str, str], path: str, status: str) -> Any:
+    current = people.client.get(path, headers=headers)
+    body = {
+        k: v
+        for k, v in current.json().items()
+        if k not in {"id", "version", "changed_by", "changed_at"}
+    }
+    return people.client.put(
+        path,
+        json=dict(body, status=status),
+        headers={**headers, "If-Match": current.headers["etag"]},
+    )
+
+
+def test_a_decision_of_the_records_own_system_is_in_its_workflow_history(
+    people: People, changes: Flow
+) -> None:
+    # Given two change orders Procore's integration sent, waiting for dir.dan
+    procore = people.service("procore", Role.INTEGRATION_OPERATOR)
+    paths = []
+    for number in ("X-04", "X-05"):
+        body = dict(
+            _change_order(changes, number), origin={"system": "procore", "key": number}
+        )
+        made = people.client.post("/v1/change-orders", headers=procore, json=body)
+        assert made.status_code == 201, made.text
+        paths.append(made.headers["Location"])
+    changes.drive()
+    reject(changes.store, changes.hub, "X-05", "odoo:ddan", "not agreed")
+
+    # When Procore approves both in Procore and its integration writes that
+    answers = [_put_status(people, procore, path, "approved") for path in paths]
+    changes.drive()
+
+    # Then the first is approved in its workflow by Procore, no longer a task
+    assert [a.status_code for a in answers] == [200, 200]
+    last = history(changes.store, "X-04")[-1]
+    assert (last.to_state, last.actor, last.actor_kind, last.system, last.login) == (
+        "approved",
+        "system:procore",
+        "system",
+        "procore",
+        "procore",
+    )
+    dan = [t.document_ref for t in tasks_for(changes.store, changes.hub, "dir.dan")]
+    assert "X-04" not in dan
+
+    # And the one rejected here is not forced: it goes to the exception queue
+    assert history(changes.store, "X-05")[-1].to_state == "rejected"
+    (flagged,) = [
+        t
+        for t in tasks_for(changes.store, changes.hub, "ctrl.cy")
+        if t.document_ref == "X-05"
+    ]
+    assert flagged.reason == (
+        "X-05: procore wrote it approved, which its change_order workflow cannot "
+        "follow (rejected is final); settle it with that system"
+    )
+
+
+def test_whoever_keyed_an_invoice_in_cannot_approve_it(
+    people: People, flow: Flow
+) -> None:
+    # Given pm.pat keys in an invoice billing goods not yet received
+    order = award(flow, "PO-2", "25", "45.00")
+    keyed = invoice(order, "INV-2", ("1", "25", "45.00", "1125.00"), system="mail")
+    body = {
+        k: v
+        for k, v in keyed.model_dump(mode="json").items()
+        if k not in {"id", "version", "changed_by", "changed_at"}
+    }
+    pat = people.person("pm.pat", Role.ACCOUNTS_PAYABLE)
+    made = people.client.post("/v1/invoices", headers=pat, json=body)
+    assert made.status_code == 201, made.text
+    flow.drive()
+
+    # Then it waits for its approver, who is pm.pat, and he may not approve it
+    with pytest.raises(DutiesNotSegregated, match="requester cannot approve"):
+        approve(flow.store, flow.hub, "INV-2", "odoo:ppat")
+    assert "INV-2" not in [
+        t.document_ref for t in tasks_for(flow.store, flow.hub, "pm.pat")
+    ]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from tieline.catalog import STATUS_EVENTS
-from tieline.governance.decisions import DECISIONS, is_decision, owning_system
+from tieline.governance.decisions import (
+    DECISIONS,
+    changed_decision_fields,
+    is_decision,
+    owning_system,
+)
 from tieline.governance.roles import Grant, RecordScope, Role
 from tieline.model import RECORD_TYPES
 
@@ -28,10 +33,25 @@ def test_approval_payment_and_certification_are_decisions() -> None:
     assert not is_decision("project", "closed")
 
 
-def test_only_a_service_with_the_integration_role_there_is_an_owning_system() -> None:
+def test_only_its_own_systems_service_with_the_integration_role_owns_a_record() -> None:
     operator_a = (Grant(Role.INTEGRATION_OPERATOR, "le-a"),)
 
-    assert owning_system(operator_a, IN_A, service=True)
-    assert not owning_system(operator_a, IN_A, service=False)
-    assert not owning_system(operator_a, RecordScope("le-b"), service=True)
-    assert not owning_system((Grant(Role.ADMIN, "*"),), IN_A, service=True)
+    def owns(grants: tuple[Grant, ...], scope: RecordScope, **who: object) -> bool:
+        caller = {"service": True, "caller": "odoo", "origin": "odoo", **who}
+        return owning_system(grants, scope, **caller)  # type: ignore[arg-type]
+
+    assert owns(operator_a, IN_A)
+    assert not owns(operator_a, IN_A, service=False)
+    assert not owns(operator_a, RecordScope("le-b"))
+    assert not owns((Grant(Role.ADMIN, "*"),), IN_A)
+    # Another system's integration owns nothing of Odoo's, whatever its role
+    assert not owns(operator_a, IN_A, caller="svc.procore")
+    assert not owns(operator_a, IN_A, origin="tieline")
+
+
+def test_retention_release_is_a_decision_field_of_a_commitment() -> None:
+    assert changed_decision_fields(
+        "commitment", {"retention_released_on": None}, {"retention_released_on": "x"}
+    ) == ["retention_released_on"]
+    assert changed_decision_fields("commitment", None, {"number": "C-1"}) == []
+    assert changed_decision_fields("budget", None, {"retention_released_on": "x"}) == []

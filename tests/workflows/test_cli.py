@@ -13,11 +13,19 @@ from typer.testing import CliRunner
 from tieline.cli import _workflows as workflows_cli
 from tieline.cli import app
 from tieline.cli._commands import open_store
-from tieline.model import Commitment, CommitmentStatus
+from tieline.errors import ValidationFailed
+from tieline.model import (
+    ChangeOrder,
+    ChangeOrderLine,
+    ChangeOrderStatus,
+    Commitment,
+    CommitmentStatus,
+)
 from tieline.settings import Settings
 from tieline.workflows import Hub, parse_policies
+from tieline.workflows.people import history
 
-from .conftest import POLICY, Flow, build_estate
+from .conftest import POLICY, Flow, build_estate, origin
 
 
 def test_people_work_their_tasks_from_the_cli(
@@ -42,7 +50,9 @@ def test_people_work_their_tasks_from_the_cli(
         app, ["approve", "REQ-1", "--as", "odoo:ppat", "--comment", "ok"]
     )
     shown = runner.invoke(app, ["history", "REQ-1"])
-    again = runner.invoke(app, ["reject", "REQ-1", "--as", "odoo:ppat"])
+    again = runner.invoke(
+        app, ["reject", "REQ-1", "--as", "odoo:ppat", "--comment", "late"]
+    )
 
     # Then each prints what a person needs
     assert tasks.exit_code == 0, tasks.output
@@ -130,6 +140,21 @@ def test_a_requisition_submitted_from_a_csv_file_is_approved_into_an_order(
     approved = runner.invoke(app, ["approve", "REQ-31", "--as", "odoo:ppat"])
     assert approved.exit_code == 0, approved.output
 
+    # And the history says site.sam sent it from Procore, under that login
+    shown = runner.invoke(app, ["history", "REQ-31"])
+    assert shown.exit_code == 0, shown.output
+    assert "procore:sam@site.example" in shown.output
+    store = open_store(settings)
+    try:
+        first = history(store, "REQ-31")[0]
+    finally:
+        store.close()
+    assert (first.actor, first.system, first.login) == (
+        "site.sam",
+        "procore",
+        "sam@site.example",
+    )
+
     # Then it is an approved commitment, line for line
     store = open_store(settings)
     with store.transaction() as tx:
@@ -205,3 +230,74 @@ def test_a_toml_requisition_is_submitted_and_bad_lines_are_named(
     assert str(again.exception) == (
         "requisition REQ-32 was submitted already (status submitted)"
     )
+
+
+def test_a_rejection_from_the_cli_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a requisition waiting for pm.pat
+    settings, flow = _hub_dir(tmp_path, monkeypatch)
+    flow.store = open_store(settings)
+    flow.save(flow.requisition("REQ-1", ("1", "03 30 00", "10", "45.00")))
+    flow.store.close()
+    _drive(settings, flow)
+    runner = CliRunner()
+
+    # When pm.pat rejects it with no comment, or a blank one
+    bare = runner.invoke(app, ["reject", "REQ-1", "--as", "odoo:ppat"])
+    blank = runner.invoke(
+        app, ["reject", "REQ-1", "--as", "odoo:ppat", "--comment", " "]
+    )
+
+    # Then both are refused, as the API refuses them, and it still waits
+    assert bare.exit_code == 2
+    assert "--comment" in bare.output
+    assert isinstance(blank.exception, ValidationFailed)
+    assert blank.exception.field == "comment"
+    store = open_store(settings)
+    try:
+        assert [h.to_state for h in history(store, "REQ-1")] == ["submitted"]
+    finally:
+        store.close()
+
+
+def test_a_change_written_over_the_api_is_not_approved_by_its_writer_from_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a change order pm.pat wrote through the records API (which stamps
+    # it `human:pm.pat`), waiting for its approver
+    settings, flow = _hub_dir(tmp_path, monkeypatch)
+    flow.store = open_store(settings)
+    contract = flow.subcontract("SC-T1", ("A", "03 30 00", "20000.00"))
+    flow.save(contract)
+    flow.save(
+        ChangeOrder(
+            origin=origin("CO-T1-02", "tieline"),
+            commitment_id=contract.id,
+            number="CO-T1-02",
+            reason="extra pour",
+            currency="USD",
+            status=ChangeOrderStatus.SUBMITTED,
+            lines=[
+                ChangeOrderLine(
+                    line_key="A", cost_code="03 30 00", amount=Decimal("4321.09")
+                )
+            ],
+        ),
+        actor="human:pm.pat",
+    )
+    flow.store.close()
+    _drive(settings, flow)
+    runner = CliRunner()
+
+    # When pm.pat approves it under his Odoo login, it is refused
+    own = runner.invoke(app, ["approve", "CO-T1-02", "--as", "odoo:ppat"])
+    assert own.exit_code != 0
+    assert str(own.exception) == (
+        "CO-T1-02: pm.pat requested it (as tieline:pm.pat) and cannot approve it "
+        "(as odoo:ppat) (requester cannot approve)"
+    )
+
+    # Then its approver decides it
+    done = runner.invoke(app, ["approve", "CO-T1-02", "--as", "odoo:ddan"])
+    assert done.exit_code == 0, done.output

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
+from tieline.model import ClaimLine, ProgressClaim
 from tieline.workflows import DutiesNotSegregated, NotAnApprover, UnknownLogin
 from tieline.workflows.people import approve, history, tasks_for
 
-from .conftest import Flow
+from .conftest import Flow, origin
 from .helpers import award, invoice, receipt
+
+D = Decimal
 
 
 def _requisition(flow: Flow, quantity: str = "10") -> None:
@@ -68,6 +72,14 @@ def test_the_approver_cannot_release_payment_from_another_system(flow: Flow) -> 
     approve(flow.store, flow.hub, "INV-2", "odoo:ppat")
     flow.drive()
 
+    # Then the release waits for finance, and is no task of pm.pat's
+    assert "INV-2" in [
+        t.document_ref for t in tasks_for(flow.store, flow.hub, "fin.fay")
+    ]
+    assert "INV-2" not in [
+        t.document_ref for t in tasks_for(flow.store, flow.hub, "pm.pat")
+    ]
+
     # When pm.pat, who may release payments, releases it from Procore
     with pytest.raises(DutiesNotSegregated) as refused:
         approve(flow.store, flow.hub, "INV-2", "procore:pat@site.example")
@@ -113,3 +125,75 @@ def test_a_delegate_decides_while_the_approver_is_away(flow: Flow) -> None:
         "delegate of dir.dan under rule large-requisitions"
     ]
     assert approve(flow.store, flow.hub, "REQ-5", "odoo:ddee") == "REQ-5: approved"
+
+
+def test_an_approver_is_not_given_their_own_request_as_a_task(flow: Flow) -> None:
+    # Given pm.pat, who approves small requisitions, asks for one himself
+    flow.save(
+        flow.requisition("REQ-7", ("1", "03 30 00", "2", "45.00")).model_copy(
+            update={"requested_by": "pat@site.example"}
+        )
+    )
+    _requisition(flow)
+
+    # Then his tasks show site.sam's request, not his own
+    assert [t.document_ref for t in tasks_for(flow.store, flow.hub, "pm.pat")] == [
+        "REQ-5"
+    ]
+
+
+def test_a_requester_the_policy_does_not_know_blocks_the_decision(
+    flow: Flow,
+) -> None:
+    # Given a requisition from a Procore login nobody mapped
+    flow.save(
+        flow.requisition("REQ-8", ("1", "03 30 00", "2", "45.00")).model_copy(
+            update={"requested_by": "temp@site.example"}
+        )
+    )
+    flow.drive()
+
+    # Then no approver may decide it until the policy says who that is
+    with pytest.raises(DutiesNotSegregated, match="requester unknown to the policy"):
+        approve(flow.store, flow.hub, "REQ-8", "odoo:ppat")
+    first = history(flow.store, "REQ-8")[0]
+    assert (first.actor, first.system, first.login) == (
+        "system:procore",
+        "procore",
+        "temp@site.example",
+    )
+
+
+def test_automatic_steps_are_recorded_as_tielines_not_a_persons(flow: Flow) -> None:
+    # Given pm.pat approves site.sam's requisition
+    _requisition(flow)
+    approve(flow.store, flow.hub, "REQ-5", "odoo:ppat")
+
+    # Then the order is raised by tieline, in the same step
+    steps = [(h.to_state, h.actor, h.actor_kind) for h in history(flow.store, "REQ-5")]
+    assert steps[1:] == [
+        ("approved", "pm.pat", "person"),
+        ("ordered", "system:order_from_requisition", "system"),
+    ]
+
+    # And a claim past its contract value is stopped by the contract check,
+    # not by the integration that sent it
+    sc = flow.subcontract("SC-9", ("A", "03 30 00", "100.00"))
+    claim = ProgressClaim(
+        origin=origin("SC-9-1"),
+        commitment_id=sc.id,
+        period=1,
+        period_end=date(2026, 3, 31),
+        currency="USD",
+        lines=[ClaimLine(commitment_line_key="A", claimed_to_date=D("100.01"))],
+    )
+    flow.save(sc)
+    flow.save(claim, actor="integration")
+    flow.drive()
+    submitted, stopped = history(flow.store, "SC-9 claim 1")
+    assert (submitted.actor, submitted.system) == ("svc.procore", "procore")
+    assert (stopped.to_state, stopped.actor, stopped.actor_kind) == (
+        "stopped",
+        "system:contract_value_check",
+        "system",
+    )

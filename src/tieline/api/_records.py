@@ -36,6 +36,7 @@ from tieline.governance._schema import audit_log
 from tieline.governance.audit import AuditedTransaction
 from tieline.governance.decisions import (
     WORKFLOWS,
+    changed_decision_fields,
     decision_path,
     is_decision,
     owning_system,
@@ -419,8 +420,10 @@ def create_record(
             )
         if _is_partner_only(caller, cls.kind, Action.CREATE, scope):
             check_partner_submission(caller.identity.name, record)
-        if is_decision(cls.kind, record.status_value) and not _owns(caller, scope):
-            raise _decision_refused(record, "is not created with it")
+        if not _owns(caller, scope, record):
+            if is_decision(cls.kind, record.status_value):
+                raise _decision_refused(record, "is not created with it")
+            _check_decision_fields(None, record)
         check_references(tx, record)
         check_amounts(record, None)
         check_receipt_amounts(tx, record, None)
@@ -482,10 +485,45 @@ def _status_only(current: CanonicalRecord, new: CanonicalRecord) -> bool:
     return before == after
 
 
-def _owns(caller: Principal, scope: RecordScope) -> bool:
-    # The write scope is checked with the create or update the write is.
+def _owns(caller: Principal, scope: RecordScope, record: CanonicalRecord) -> bool:
+    # The write scope is checked with the create or update the write is; an
+    # update cannot change the origin (the id is made from it).
     return owning_system(
-        caller.grants, scope, service=caller.identity.kind is IdentityKind.SERVICE
+        caller.grants,
+        scope,
+        service=caller.identity.kind is IdentityKind.SERVICE,
+        caller=caller.identity.name,
+        origin=record.origin.system,
+    )
+
+
+def _owner_note(record: CanonicalRecord) -> str:
+    return (
+        f"only the integration of its origin system ({record.origin.system}) "
+        "writes it directly"
+    )
+
+
+def _check_decision_fields(
+    current: CanonicalRecord | None, new: CanonicalRecord
+) -> None:
+    """Refuse setting or changing a field that is a decision (see decisions)."""
+    before = current.content() if current is not None else None
+    changed = changed_decision_fields(new.kind, before, new.content())
+    if not changed:
+        return
+    field = changed[0]
+    label = new.kind.replace("_", " ")
+    message = f"{field} is a decision on a {label}, not a field to write"
+    raise Refused(
+        Problem(
+            403,
+            f"{message}; {decision_path(new.kind, new.id, field)}; {_owner_note(new)}",
+            slug="decision-refused",
+            errors=[FieldError(field=field, message=message)],
+        ),
+        new.subject,
+        "decide",
     )
 
 
@@ -496,8 +534,8 @@ def _decision_refused(record: CanonicalRecord, what: str) -> Refused:
     return Refused(
         Problem(
             403,
-            f"status {message}; {decision_path(record.kind, record.id)}, or its "
-            "owning system's integration writes it",
+            f"status {message}; {decision_path(record.kind, record.id)}; "
+            f"{_owner_note(record)}",
             slug="decision-refused",
             errors=[FieldError(field="status", message=message)],
         ),
@@ -556,7 +594,7 @@ def _decide(
     """An update that reaches or leaves a decision: the kind's one path."""
     kind = current.kind
     if all(
-        _owns(caller, scope) and _may(caller, kind, Action.UPDATE, scope)
+        _owns(caller, scope, current) and _may(caller, kind, Action.UPDATE, scope)
         for scope in scopes
     ):
         return "updated"
@@ -584,6 +622,8 @@ def _update_kind(
     approver changing the status alone.
     """
     kind = current.kind
+    if not all(_owns(caller, scope, current) for scope in scopes):
+        _check_decision_fields(current, new)
     if is_decision(kind, current.status_value) or is_decision(kind, new.status_value):
         return _decide(connection, caller, current, new, scopes)
     if all(_may(caller, kind, Action.UPDATE, scope) for scope in scopes):
@@ -621,7 +661,7 @@ def _sensitive(
                 new.subject,
                 "change bank accounts",
             )
-        if new.status is SupplierStatus.ACTIVE and not _owns(caller, scope):
+        if new.status is SupplierStatus.ACTIVE and not _owns(caller, scope, new):
             return new.model_copy(update={"status": SupplierStatus.PENDING})
         return new
     activates = (

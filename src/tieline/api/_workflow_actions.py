@@ -316,7 +316,8 @@ def _decide(
                 allow_reduction=decision.allow_reduction if decision else False,
             )
         else:
-            result = reject(context.store, hub, document, person, comment)
+            # RejectionIn requires the comment; the workflow checks it again.
+            result = reject(context.store, hub, document, person, comment or "")
     except CertificateRefused as err:
         index = _line_index(decision, err.line_key)
         field = f"lines[{index}].{err.field}" if index is not None else "lines"

@@ -37,6 +37,8 @@ from tieline.workflows.valuations import find_commitment, release_retention
 
 As = Annotated[str, typer.Option("--as", help="Who acts: system:login, or an id.")]
 Comment = Annotated[str | None, typer.Option(help="Why, kept in the history.")]
+# A rejection always says why, as the API's reject route requires.
+Reason = Annotated[str, typer.Option(help="Why it is rejected, kept in the history.")]
 Document = Annotated[str, typer.Argument(help="The document's number or id.")]
 Certify = Annotated[
     list[str] | None,
@@ -154,9 +156,9 @@ def certified_lines(given: list[str]) -> dict[str, Decimal]:
 
 
 def reject_(
-    document: Document, who: As, comment: Comment = None, policies: Policies = None
+    document: Document, who: As, comment: Reason, policies: Policies = None
 ) -> None:
-    """Reject what a document waits for."""
+    """Reject what a document waits for, saying why (--comment is required)."""
     from tieline.cli._commands import open_store
 
     settings = _settings()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tieline.errors import RecordNotFound
 from tieline.model import (
+    CanonicalRecord,
     ChangeOrder,
     ChangeOrderStatus,
     Commitment,
@@ -25,9 +26,14 @@ from tieline.model import (
 from tieline.store import Transaction
 from tieline.store._schema import records
 from tieline.workflows._duties import party
-from tieline.workflows._identity import Actor, ActorKind
+from tieline.workflows._errors import UnknownLogin
+from tieline.workflows._identity import HUB_LOGINS, Actor, ActorKind
 from tieline.workflows._machine import Hub, Machine
 from tieline.workflows._policy import ApprovalRule, Assignee, DocumentType, Subject
+
+# How the records API names its callers on what they write (`Principal.actor`):
+# a person, then a service.
+API_CALLERS = ("human", "service")
 
 
 def subject(
@@ -83,7 +89,17 @@ def route(
 
 
 def submitter(hub: Hub, system: str, login: str | None) -> Actor:
-    """Who sent a document: its mapped identity, else the sending system."""
+    """Who sent a document: its mapped identity, else the sending system.
+
+    A document tieline itself took in (`system` is `tieline`, as for a
+    requisition submitted through the API or the CLI) names its requester as
+    `--as` does: `system:login`, or a bare identity id.
+    """
+    if login and system == HUB_LOGINS:
+        try:
+            return hub.policies.directory.parse(login)
+        except UnknownLogin:
+            pass
     identity = hub.policies.directory.find(system, login) if login else None
     if identity is None:
         return Actor(
@@ -91,6 +107,31 @@ def submitter(hub: Hub, system: str, login: str | None) -> Actor:
         )
     kind = ActorKind(identity.kind.value)
     return Actor(id=identity.id, kind=kind, system=system, login=login)
+
+
+def writer(hub: Hub, record: CanonicalRecord) -> Actor:
+    """Who wrote `record` last: an API caller's identity, else as `submitter`.
+
+    The records API stamps what it writes with its caller (`human:pm.pat`,
+    `service:svc.procore`), whatever origin system the caller gave the
+    record, so the caller is resolved as the workflow routes resolve one
+    (their tieline identity name through the policy's directory). A person
+    the directory does not know stays a person under that stamp: nobody can
+    then be told apart from them, so `check_decider` refuses every decision
+    on the document until the policy maps them (it fails closed rather than
+    letting the requester approve under another login).
+    """
+    stamp = record.changed_by or ""
+    kind, sep, name = stamp.partition(":")
+    if not sep or kind not in API_CALLERS:
+        return submitter(hub, record.origin.system, record.changed_by)
+    try:
+        return hub.policies.directory.parse(name)
+    except UnknownLogin:
+        # An unmapped service is a system sending data (it never decides);
+        # an unmapped person is kept, so that the rule holds against them.
+        unmapped = ActorKind.PERSON if kind == API_CALLERS[0] else ActorKind.SYSTEM
+        return Actor(id=stamp, kind=unmapped, system=HUB_LOGINS, login=name)
 
 
 def requester(actor: Actor) -> dict[str, str] | None:

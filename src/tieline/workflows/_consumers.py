@@ -2,7 +2,8 @@
 
 - `workflow-documents`: starts a document's workflow when it arrives
   (a submitted requisition, a received invoice, a submitted claim, revision
-  or change order) and moves orders on confirmed goods receipts;
+  or change order), moves orders on confirmed goods receipts, and records
+  a decision the document's own system wrote (`_owned`);
 - `workflow-erp` (only with an `ErpGateway`): pushes approved commitments
   that did not come from the ERP (orders tieline made from requisitions,
   contracts awarded in project controls) as confirmed purchase orders,
@@ -36,6 +37,7 @@ from tieline.model import (
 from tieline.retry import RetryPolicy
 from tieline.store import Transaction
 from tieline.workflows._machine import Hub
+from tieline.workflows._owned import FOLLOWED, follow_owner
 from tieline.workflows.changes import start_change
 from tieline.workflows.erp import ErpGateway
 from tieline.workflows.invoices import post_invoice, start_invoice
@@ -75,6 +77,11 @@ DOCUMENT_PATTERNS = tuple(
         action == "submitted" and kind != "supplier_invoice" and kind != "goods_receipt"
     )
     or (action == "confirmed" and kind == "goods_receipt")
+) + tuple(
+    # A decided status written by the document's own system (`_owned`).
+    f"tieline.{kind}.{status}"
+    for kind, (_, states) in FOLLOWED.items()
+    for status in states
 )
 
 
@@ -92,6 +99,7 @@ def document_handler(hub: HubSource) -> Callable[[Transaction, dict[str, Any]], 
         record = _record(tx, event, cls)
         if record is not None:
             start(tx, hub(), record)
+            follow_owner(tx, hub(), record)
 
     return handle
 

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from tieline.errors import ConfigurationError
 from tieline.workflows._errors import UnknownLogin
 
+# The system whose logins are identity ids: tieline itself (its API, its CLI).
+HUB_LOGINS = "tieline"
+
 
 class IdentityKind(enum.StrEnum):
     """A person decides; a service only moves data."""
@@ -84,7 +87,7 @@ class Directory:
         if identity.id in self._by_id:
             raise ConfigurationError(f"identity {identity.id} is listed twice")
         self._by_id[identity.id] = identity
-        self._by_login[("tieline", identity.id)] = identity
+        self._by_login[(HUB_LOGINS, identity.id)] = identity
         for system, login in identity.logins.items():
             key = (system, login.casefold())
             other = self._by_login.get(key)
@@ -115,5 +118,5 @@ class Directory:
         """`system:login`, or a bare identity id (as tieline's own login)."""
         system, sep, login = who.partition(":")
         if not sep:
-            return self.actor("tieline", who)
+            return self.actor(HUB_LOGINS, who)
         return self.actor(system, login)

@@ -206,10 +206,18 @@ class Machine(Generic[S]):
             connection, self.instance, source.value, target.value, actor, comment, now
         )
         _leave_state(connection, self.instance.id)
+        # Imported here: the SLA module builds on this one.
+        from tieline.workflows._sla import close_breaches
+
+        close_breaches(self.tx, self.hub, self.instance, source.value, actor)
         for assignee in assign or []:
             _assign(connection, self.instance, assignee, now)
         if timer is not None:
             _arm(connection, self.instance, timer)
+
+    def follow(self, target: S, actor: Actor, comment: str) -> None:
+        """Record a move the document's own system made (see `_owned`)."""
+        self._move(target, actor, comment=comment)
 
     def wait(self, assign: list[Assignee], timer: Timer | None) -> None:
         """Assign the current (initial) state's deciders and arm its timer."""

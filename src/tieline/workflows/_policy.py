@@ -211,7 +211,8 @@ class _PolicyFile(BaseModel):
     rule: list[ApprovalRule] = Field(default_factory=list)
     delegation: list[Delegation] = Field(default_factory=list)
     tolerance: dict[str, Tolerance] = Field(default_factory=dict)
-    sla: dict[str, int] = Field(default_factory=dict)
+    # Checked by `_sla_hours`, so that a wrong value gets a sentence.
+    sla: dict[str, Any] = Field(default_factory=dict)
     exceptions: dict[str, str] = Field(default_factory=dict)
 
 
@@ -224,16 +225,32 @@ def parse_policies(text: str, *, source: str = "policy") -> PolicySet:
     unknown = set(raw.sla) - set(SLA_DEFAULTS)
     if unknown:
         raise ConfigurationError(f"{source}: unknown SLA steps {sorted(unknown)}")
+    hours = {step: _sla_hours(step, value, source) for step, value in raw.sla.items()}
     policies = PolicySet(
         directory=Directory(_identity(entry, source) for entry in raw.identity),
         rules=tuple(raw.rule),
         delegations=tuple(raw.delegation),
         tolerances=raw.tolerance,
-        sla_hours={**SLA_DEFAULTS, **raw.sla},
+        sla_hours={**SLA_DEFAULTS, **hours},
         default_owner=raw.exceptions.get("default_owner", "unassigned"),
     )
     _check_people(policies, source)
     return policies
+
+
+def _sla_hours(step: str, value: Any, source: str) -> int:
+    """A step's target in whole hours, at least one; anything else is refused.
+
+    Whole hours, because a target is a working promise (48 hours to approve),
+    and a fraction (0.01 of an hour) is almost always a typing mistake.
+    """
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not whole or value < 1:
+        raise ConfigurationError(
+            f"{source}: sla.{step} = {value!r}: give the target as a whole number "
+            f"of hours, at least 1 (e.g. {step} = {SLA_DEFAULTS[step]})"
+        )
+    return int(value)
 
 
 def load_policies(path: Path) -> PolicySet:

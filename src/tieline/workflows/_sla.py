@@ -10,7 +10,9 @@ whenever it runs and whichever process runs it. Firing one, in one
 transaction: the timer is marked fired (a second sweeper finds nothing), an
 exception is opened for the step's owner (the rule's `escalate_to`, else the
 policy's default owner), the owner is assigned to the document so they may
-decide it, and a `tieline.workflow.sla_breached` event is written.
+decide it, and a `tieline.workflow.sla_breached` event is written. When
+the document then leaves the late state (approved, rejected, ordered...),
+the breach's exception is resolved with a note naming who moved it on.
 
 Log lines: `sla.breached` (warning: document, step, owner, due_at).
 
@@ -37,6 +39,7 @@ from sqlalchemy import Connection, insert, select, update
 from tieline.errors import PermanentError, RecordNotFound
 from tieline.logging import get_logger
 from tieline.store import Store, Transaction
+from tieline.workflows._identity import Actor
 from tieline.workflows._machine import (
     Hub,
     Instance,
@@ -129,9 +132,8 @@ def _fire(
     timer = claimed._mapping
     instance = instance_by_id(tx.connection, timer["instance_id"])
     due_at = as_utc(timer["due_at"])
-    reason = (
-        f"{timer['step']} of {instance.document_ref} was due "
-        f"{due_at.isoformat()} and is still {instance.state}"
+    reason = _breach_reason(
+        timer["step"], instance.document_ref, due_at, instance.state
     )
     exception_id = _open(tx.connection, instance, reason, timer["owner"], now)
     assign_person(tx, hub, instance, timer["owner"])
@@ -156,6 +158,45 @@ def _fire(
         due_at=due_at.isoformat(),
     )
     return get_exception(tx.connection, exception_id)
+
+
+def _breach_reason(step: str, document_ref: str, due_at: datetime, state: str) -> str:
+    return f"{step} of {document_ref} was due {due_at.isoformat()} and is still {state}"
+
+
+def close_breaches(
+    tx: Transaction, hub: Hub, instance: Instance, left: str, by: Actor
+) -> None:
+    """Resolve the open SLA exceptions of state `left`, which the document left.
+
+    A breach says a step is late; once the step is done (approved, rejected,
+    ordered...) nothing is late any more, and an exception left open would
+    send its owner after a document that needs nobody. Exceptions queued for
+    other reasons (an over-receipt) stay open: someone must still look.
+    """
+    fired = tx.connection.execute(
+        select(workflow_timers).where(
+            workflow_timers.c.instance_id == instance.id,
+            workflow_timers.c.state == left,
+            workflow_timers.c.status == "fired",
+        )
+    ).all()
+    reasons = {
+        _breach_reason(t.step, instance.document_ref, as_utc(t.due_at), left)
+        for t in fired
+    }
+    if not reasons:
+        return
+    rows = tx.connection.execute(
+        select(workflow_exceptions.c.id, workflow_exceptions.c.reason).where(
+            workflow_exceptions.c.instance_id == instance.id,
+            workflow_exceptions.c.status == OPEN,
+        )
+    ).all()
+    note = f"{instance.document_ref} moved on from {left} to {instance.state}, by {by}"
+    for row in rows:
+        if row.reason in reasons:
+            resolve_exception(tx, hub, row.id, by=by.id, note=note)
 
 
 def _open(

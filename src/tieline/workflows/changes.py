@@ -29,7 +29,7 @@ from tieline.workflows._common import (
     requester,
     route,
     subject,
-    submitter,
+    writer,
 )
 from tieline.workflows._duties import check_decider, party
 from tieline.workflows._identity import Actor
@@ -96,7 +96,7 @@ def start_change(tx: Transaction, hub: Hub, document: ChangeDocument) -> None:
     if document.status_value != ChangeState.SUBMITTED.value:
         return
     flow_type, doc_type, entity, project, contract = _context(tx, document)
-    actor = submitter(hub, document.origin.system, document.changed_by)
+    actor = writer(hub, document)
     flow, new = flow_type.start(
         tx,
         hub,

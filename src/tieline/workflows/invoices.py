@@ -62,9 +62,10 @@ from tieline.workflows._common import (
     lock_commitment,
     route,
     subject,
+    writer,
 )
 from tieline.workflows._duties import check_decider, check_releaser, party
-from tieline.workflows._identity import Actor, policy_actor, system_actor
+from tieline.workflows._identity import Actor, ActorKind, policy_actor, system_actor
 from tieline.workflows._machine import Hub, Machine, Spec
 from tieline.workflows._match import Difference, Progress, three_way_match
 from tieline.workflows._policy import DocumentType
@@ -182,6 +183,11 @@ def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
     if invoice.status is not InvoiceStatus.RECEIVED:
         return
     actor = system_actor(invoice.origin.system, "intake")
+    data: dict[str, Any] = {"amount": str(invoice.gross_total)}
+    keyed = writer(hub, invoice)
+    if keyed.kind is ActorKind.PERSON:
+        # Keyed in by a person over the API: they cannot approve it either.
+        data["requested_by"] = party(keyed)
     flow, new = InvoiceFlow.start(
         tx,
         hub,
@@ -190,7 +196,7 @@ def start_invoice(tx: Transaction, hub: Hub, invoice: SupplierInvoice) -> None:
         actor=actor,
         legal_entity_id=invoice.legal_entity_id,
         project_id=invoice.project_id,
-        data={"amount": str(invoice.gross_total)},
+        data=data,
     )
     if not new:
         return
@@ -235,8 +241,9 @@ def rematch_held(
     for flow, invoice in _held(tx, hub, commitment.id):
         differences = match_invoice(tx, hub, invoice)
         if not differences:
-            _approve_by_policy(tx, flow, invoice, f" after {cause}")
+            # Closed first, so that their note says why (the policy approved).
             _close_exceptions(tx, hub, flow, cause)
+            _approve_by_policy(tx, flow, invoice, f" after {cause}")
             approved.append(invoice)
             log.info(
                 "invoice.rematched",

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tieline.errors import PermanentError, RecordNotFound
+from tieline.errors import PermanentError, RecordNotFound, ValidationFailed
 from tieline.store import Store, Transaction
+from tieline.workflows._duties import barred
 from tieline.workflows._machine import Hub, Instance, as_utc, instances_of
 from tieline.workflows._sla import list_exceptions
 from tieline.workflows._tables import (
@@ -71,7 +72,7 @@ class NothingToDecide(PermanentError):
 
 
 def tasks_for(store: Store, hub: Hub, who: str) -> list[Task]:
-    """What waits for `who` (their assignments and exceptions they own)."""
+    """What waits for `who`: assignments they may decide, exceptions they own."""
     person = hub.policies.directory.parse(who).id
     with store.transaction() as tx:
         rows = tx.connection.execute(
@@ -83,7 +84,14 @@ def tasks_for(store: Store, hub: Hub, who: str) -> list[Task]:
             .where(workflow_assignments.c.person == person)
             .order_by(workflow_instances.c.updated_at)
         ).all()
-        tasks = [_task(tx, row._mapping) for row in rows]
+        # Segregation of duties would refuse them their own requests (and the
+        # payment of what they approved): those are not their tasks.
+        directory = hub.policies.directory
+        tasks = [
+            _task(tx, row._mapping)
+            for row in rows
+            if not barred(directory, row.workflow, row.state, row.data, person)
+        ]
         for exception in list_exceptions(tx.connection, owner=person):
             tasks.append(
                 Task(
@@ -191,10 +199,14 @@ def approve(
     return f"{instance.document_ref}: approved"
 
 
-def reject(
-    store: Store, hub: Hub, document: str, who: str, comment: str | None = None
-) -> str:
-    """Reject what `document` waits for."""
+def reject(store: Store, hub: Hub, document: str, who: str, comment: str) -> str:
+    """Reject what `document` waits for; the comment says why (required)."""
+    if not comment.strip():
+        raise ValidationFailed(
+            "a rejection says why: give a comment",
+            record=document,
+            field="comment",
+        )
     actor = hub.policies.directory.parse(who)
     with store.transaction() as tx:
         instance = _waiting(tx, document)

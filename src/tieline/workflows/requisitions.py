@@ -147,6 +147,13 @@ class OrderFlow(Machine[OrderState]):
 def start_requisition(tx: Transaction, hub: Hub, requisition: Requisition) -> None:
     """Route a submitted requisition to its approvers (idempotent)."""
     actor = submitter(hub, requisition.origin.system, requisition.requested_by)
+    # `requested_by` names a person: one the policy does not map is still
+    # recorded, so that every decision is refused until it maps them
+    # (`_duties.check_decider`), rather than skipping the rule.
+    asked = requester(actor) or {
+        "person": "",
+        "via": f"{requisition.origin.system}:{requisition.requested_by}",
+    }
     flow, new = RequisitionFlow.start(
         tx,
         hub,
@@ -155,10 +162,7 @@ def start_requisition(tx: Transaction, hub: Hub, requisition: Requisition) -> No
         actor=actor,
         legal_entity_id=requisition.legal_entity_id,
         project_id=requisition.project_id,
-        data={
-            "requested_by": requester(actor),
-            "amount": str(requisition.total()),
-        },
+        data={"requested_by": asked, "amount": str(requisition.total())},
     )
     if not new:
         return
@@ -184,18 +188,21 @@ def approve_requisition(
     requisition = _requisition(tx, requisition_id)
     flow.approved(actor, comment)
     commitment = _commitment_from(requisition)
+    # Raising the order is tieline's step, done on the approval, not a
+    # second act of the approver.
+    ordering = system_actor(HUB_SYSTEM, "order_from_requisition")
     tx.save(
         requisition.model_copy(update={"status": RequisitionStatus.ORDERED}),
-        actor=actor.id,
+        actor=ordering.id,
     )
-    tx.save(commitment, actor=actor.id)
-    flow.ordered(actor, commitment)
+    tx.save(commitment, actor=ordering.id)
+    flow.ordered(ordering, commitment)
     order, _ = OrderFlow.start(
         tx,
         hub,
         document_id=commitment.id,
         document_ref=commitment.number,
-        actor=actor,
+        actor=ordering,
         legal_entity_id=commitment.legal_entity_id,
         project_id=commitment.project_id,
         data={"requisition_id": requisition.id},

@@ -9,10 +9,12 @@ a site system would. The API route and `tieline requisition submit` both
 call it.
 
 The requester is the caller, never a field of the request: the record's
-origin system is `tieline` and `requested_by` the caller's workflow
-identity, so the workflow resolves it back to the same identity, and
-"whoever requested cannot approve" holds. A service identity may submit
-(an integration forwarding site requests); it can still never approve.
+origin system is `tieline` and `requested_by` the login the caller acted
+under (`procore:sam@site.example`, or a bare identity id for tieline's own
+logins), so the workflow resolves it back to the same identity and records
+the system it came from, and "whoever requested cannot approve" holds. A
+service identity may submit (an integration forwarding site requests); it
+can still never approve.
 
 Every refusal is a `ValidationFailed` naming the field (`project_id`,
 `lines[1].cost_code`), a `NoApprovalRule` when no rule of the policy would
@@ -47,7 +49,7 @@ from tieline.model._types import NonNegative, Percent
 from tieline.money import DecimalStr, round_money
 from tieline.store import Transaction
 from tieline.workflows._common import subject
-from tieline.workflows._identity import Actor, ActorKind
+from tieline.workflows._identity import HUB_LOGINS, Actor, ActorKind
 from tieline.workflows._machine import Hub
 from tieline.workflows._policy import DocumentType
 from tieline.workflows.requisitions import HUB_SYSTEM
@@ -142,7 +144,7 @@ def submit_requisition(
         legal_entity_id=entity.id,
         project_id=project.id,
         supplier_id=request.supplier_id,
-        requested_by=requester.id,
+        requested_by=_login(requester),
         commitment_type=request.commitment_type,
         currency=project.currency,
         description=request.description,
@@ -168,6 +170,18 @@ def submit_requisition(
     stored = tx.save(requisition, actor=requester.id).record
     assert isinstance(stored, Requisition)
     return stored
+
+
+def _login(requester: Actor) -> str:
+    """How the requisition names its requester: the login it came under.
+
+    `system:login` (as `--as` takes it) keeps the system a person used, so
+    the workflow records `procore:sam@site.example`, not tieline; tieline's
+    own logins are the identity ids.
+    """
+    if requester.system == HUB_LOGINS or requester.login is None:
+        return requester.id
+    return f"{requester.system}:{requester.login}"
 
 
 def _project(tx: Transaction, request: RequisitionRequest, record: str) -> Project:

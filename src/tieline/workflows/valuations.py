@@ -57,7 +57,7 @@ from tieline.workflows._common import (
     requester,
     route,
     subject,
-    submitter,
+    writer,
 )
 from tieline.workflows._duties import (
     APPROVER_RELEASES,
@@ -66,7 +66,7 @@ from tieline.workflows._duties import (
     party,
 )
 from tieline.workflows._errors import CertificateRefused, DutiesNotSegregated
-from tieline.workflows._identity import Actor
+from tieline.workflows._identity import HUB_LOGINS, Actor, system_actor
 from tieline.workflows._machine import Hub, Machine, Spec, find_instance
 from tieline.workflows._policy import DocumentType
 from tieline.workflows.invoices import latest_certificate, rematch_held
@@ -143,7 +143,7 @@ def start_claim(tx: Transaction, hub: Hub, claim: ProgressClaim) -> None:
     if claim.status is not ClaimStatus.SUBMITTED:
         return
     commitment = commitment_of(tx, claim.commitment_id)
-    actor = submitter(hub, claim.origin.system, claim.changed_by)
+    actor = writer(hub, claim)
     flow, new = ClaimFlow.start(
         tx,
         hub,
@@ -158,9 +158,11 @@ def start_claim(tx: Transaction, hub: Hub, claim: ProgressClaim) -> None:
         return
     reasons = over_contract(tx, commitment, claim)
     if reasons:
-        flow.stopped(actor, reasons)
+        # The contract's rule stops it, not whoever sent it.
+        check = system_actor(HUB_LOGINS, "contract_value_check")
+        flow.stopped(check, reasons)
         tx.save(
-            claim.model_copy(update={"status": ClaimStatus.REJECTED}), actor=actor.id
+            claim.model_copy(update={"status": ClaimStatus.REJECTED}), actor=check.id
         )
         return
     found = subject(

@@ -817,8 +817,16 @@ class _OwnPartners:
     First by the external id tieline stamps on what it creates
     (`tieline.supplier_<id>`): the partner of a push whose store transaction
     failed after Odoo created it. Then by tax id, normalised as suppliers'
-    are: one canonical supplier, not merged and bound to no other partner.
-    A partner that matches neither is a new supplier.
+    are. Then, for a company partner without a tax id, by the key a push
+    matches on (`SupplierMapper.natural_key`): its exact name. Each match must
+    be one canonical supplier, not merged and bound to no other partner. A
+    partner that matches none is a new supplier.
+
+    The name match is what keeps one partner when the hub was killed between
+    Odoo's answer to a push's create and `Adapter.stamp`, and a pull (or an
+    Odoo webhook) reads the partner before the push is retried: the push
+    would find that partner by the same key, so the pull binds it to the
+    same supplier instead of importing it as a second one.
     """
 
     def __init__(
@@ -828,11 +836,16 @@ class _OwnPartners:
         self.binder = binder
         self.stamped = stamped
         self._by_tax_id: dict[str, list[Supplier]] | None = None
+        self._without_tax_id: dict[str, list[Supplier]] | None = None
 
     def supplier(self, row: dict[str, Any]) -> Supplier | None:
         """The canonical supplier the partner `row` is, if it is one already."""
         found = self._by_external_id(self.stamped.get(row["id"]))
-        return found if found is not None else self._by_vat(row.get("vat"))
+        if found is None:
+            found = self._by_vat(row.get("vat"))
+        if found is None and not row.get("vat") and row.get("is_company"):
+            found = self._by_name(row.get("name"))
+        return found
 
     def _by_external_id(self, name: str | None) -> Supplier | None:
         prefix = f"{Supplier.kind}_"
@@ -858,6 +871,19 @@ class _OwnPartners:
                 if supplier.tax_id and supplier.status is not SupplierStatus.MERGED:
                     self._by_tax_id.setdefault(supplier.tax_id, []).append(supplier)
         matches = [s for s in self._by_tax_id.get(wanted, []) if self._free(s)]
+        return matches[0] if len(matches) == 1 else None
+
+    def _by_name(self, name: Any) -> Supplier | None:
+        if not name:
+            return None
+        if self._without_tax_id is None:
+            self._without_tax_id = {}
+            for supplier in self.tx.list(Supplier):
+                if not supplier.tax_id and supplier.status is not SupplierStatus.MERGED:
+                    self._without_tax_id.setdefault(supplier.legal_name, []).append(
+                        supplier
+                    )
+        matches = [s for s in self._without_tax_id.get(name, []) if self._free(s)]
         return matches[0] if len(matches) == 1 else None
 
     def _free(self, supplier: Supplier) -> bool:

@@ -55,6 +55,7 @@ class SupplierMapper(Mapper):
         return [
             *self.odoo_fields(),
             "active",
+            "is_company",
             "write_date",
             "bank_ids",
             "supplier_rank",
