@@ -220,3 +220,97 @@ def test_a_credit_note_may_credit_a_negative_quantity(
     answer = hub.client.post("/v1/invoices", json=body, headers=operator)
 
     assert answer.status_code == 201, answer.text
+
+
+def _priced_order(hub: Any, estate: Any, sample: Any) -> Commitment:
+    """An order (saved as an import would) of 40 at 25.50 and 3 at 0.335."""
+    body = sample("commitment", "PO-REQ1", estate.ids)
+    body["commitment_type"] = "purchase_order"
+    body["lines"] = [
+        dict(body["lines"][0], quantity="40", unit_price="25.50", amount="1020.00"),
+        dict(
+            body["lines"][0],
+            line_key="2",
+            quantity="3",
+            unit_price="0.335",
+            amount="1.01",
+        ),
+    ]
+    with hub.store.transaction() as tx:
+        return tx.save(Commitment.model_validate(body), actor="import").record
+
+
+def _receipt(sample: Any, estate: Any, order: Commitment, *lines: Any) -> Any:
+    body = sample("goods_receipt", "GRN-REQ1-Z", estate.ids)
+    body["commitment_id"] = order.id
+    body["lines"] = [
+        {"commitment_line_key": key, "quantity": qty, "amount": amount}
+        for key, qty, amount in lines
+    ]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("lines", "field", "message"),
+    [
+        (
+            [("1", "40", "1000.00")],
+            "lines[0].amount",
+            "line 1 of order PO-REQ1: 40 x 25.50 = 1020.00, not 1000.00",
+        ),
+        # Rounded half-up once, as an order line: 3 x 0.335 = 1.005 -> 1.01.
+        (
+            [("1", "40", "1020.00"), ("2", "3", "1.00")],
+            "lines[1].amount",
+            "line 2 of order PO-REQ1: 3 x 0.335 = 1.01, not 1.00",
+        ),
+    ],
+)
+def test_a_receipt_line_is_its_quantity_at_the_order_price(
+    hub: Any,
+    estate: Any,
+    sample: Any,
+    operator: dict[str, str],
+    lines: list[tuple[str, str, str]],
+    field: str,
+    message: str,
+) -> None:
+    order = _priced_order(hub, estate, sample)
+    body = _receipt(sample, estate, order, *lines)
+
+    answer = hub.client.post("/v1/receipts", json=body, headers=operator)
+
+    _refused(answer, field, message)
+    assert answer.json()["detail"].startswith("record receipt GRN-REQ1-Z")
+
+
+def test_a_receipt_that_agrees_is_taken_and_an_edit_is_checked(
+    hub: Any, estate: Any, sample: Any, operator: dict[str, str]
+) -> None:
+    order = _priced_order(hub, estate, sample)
+    body = _receipt(sample, estate, order, ("1", "40", "1020.00"), ("2", "3", "1.01"))
+
+    taken = hub.client.post("/v1/receipts", json=body, headers=operator)
+    assert taken.status_code == 201, taken.text
+
+    # An update that changes a line's quantity without its amount is refused
+    body["lines"][0]["quantity"] = "41"
+    changed = hub.client.put(
+        f"/v1/receipts/{taken.json()['id']}",
+        json=body,
+        headers={**operator, "If-Match": taken.headers["etag"]},
+    )
+    _refused(
+        changed,
+        "lines[0].amount",
+        "line 1 of order PO-REQ1: 41 x 25.50 = 1045.50, not 1020.00",
+    )
+    # And so is one in another currency than its order's
+    body["lines"][0]["quantity"] = "40"
+    body["currency"] = "USD"
+    other = hub.client.put(
+        f"/v1/receipts/{taken.json()['id']}",
+        json=body,
+        headers={**operator, "If-Match": taken.headers["etag"]},
+    )
+    _refused(other, "currency", "order PO-REQ1 is in EUR, not USD")

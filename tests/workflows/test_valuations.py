@@ -20,14 +20,21 @@ from tieline.model import (
 )
 from tieline.money import round_money
 from tieline.reports import CostAmounts, load_commitment_figures, load_cost_report
-from tieline.workflows import NotAnApprover, TransitionRefused
+from tieline.workflows import (
+    CertificateRefused,
+    DutiesNotSegregated,
+    Hub,
+    NotAnApprover,
+    TransitionRefused,
+    parse_policies,
+)
 from tieline.workflows.closeout import close_project, closeout_blockers
 from tieline.workflows.invoices import sync_payments
-from tieline.workflows.people import approve, history, tasks_for
+from tieline.workflows.people import NothingToDecide, approve, history, tasks_for
 from tieline.workflows.valuations import release_retention
 
 from . import odoo_view
-from .conftest import Flow, OdooFlow, origin
+from .conftest import POLICY, Flow, OdooFlow, origin
 from .helpers import invoice
 from .test_procure_to_pay import state_of
 
@@ -367,3 +374,194 @@ def test_an_invoice_ahead_of_its_certificate_is_approved_once_certified(
         ("posted", "system:post_vendor_bill", last[1].comment),
     ]
     assert _get(flow, SupplierInvoice, early.id).status is InvoiceStatus.POSTED
+
+
+def _two_line_subcontract(flow: Flow, number: str) -> Commitment:
+    """Lines A (100 000.00) and B (50 000.00) at 5 % retention, no cap."""
+    sc = flow.subcontract(number, ("A", "03 30 00", str(A)), ("B", "05 12 00", str(B)))
+    flow.save(sc)
+    return sc
+
+
+def _claim_of(sc: Commitment, period: int, **lines: str) -> ProgressClaim:
+    """A claim naming only the lines given (key=claimed to date)."""
+    return ProgressClaim(
+        origin=origin(f"{sc.number}-{period}"),
+        commitment_id=sc.id,
+        period=period,
+        period_end=date(2026, 2 + period, 28),
+        currency="USD",
+        lines=[
+            ClaimLine(commitment_line_key=key, claimed_to_date=D(amount))
+            for key, amount in lines.items()
+        ],
+    )
+
+
+def _certify_first(flow: Flow, sc: Commitment, a: str, b: str) -> None:
+    """Period 1 claimed and certified at A=a, B=b."""
+    flow.save(_claim_of(sc, 1, A=a, B=b))
+    flow.drive()
+    approve(flow.store, flow.hub, f"{sc.number} claim 1", "odoo:ppat")
+
+
+def test_a_certifier_certifies_less_than_claimed_and_retention_follows(
+    flow: Flow,
+) -> None:
+    # Given a claim for 40 000.00 on A and 10 000.00 on B
+    sc = _two_line_subcontract(flow, "SC-6")
+    claim = _claim_of(sc, 1, A="40000.00", B="10000.00")
+    flow.save(claim)
+    flow.drive()
+
+    # When pm.pat certifies 38 000.00 on A (B as claimed)
+    said = approve(
+        flow.store, flow.hub, "SC-6 claim 1", "odoo:ppat", certified={"A": D("38000")}
+    )
+
+    # Then the certificate holds 48 000.00 to date; 5 % of it is held
+    certified = _get(flow, ProgressClaim, claim.id)
+    assert [(c.claimed_to_date, c.certified_to_date) for c in certified.lines] == [
+        (D("40000.00"), D("38000.00")),
+        (D("10000.00"), D("10000.00")),
+    ]
+    assert certified.certified_to_date() == D("48000.00")
+    assert certified.retention_held() == D("2400.00")
+    assert certified.amount_due() == D("45600.00")
+    assert said == (
+        "SC-6 claim 1: certified 48000.00 to date, retention held 2400.00, "
+        "amount due 45600.00"
+    )
+    (figures,) = load_commitment_figures(flow.store)
+    assert (figures.certified_to_date, figures.retention_held) == (
+        D("48000.00"),
+        D("2400.00"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("certified", "reason"),
+    [
+        ({"A": D("100.001")}, "line A: 100.001 has more decimals than USD allows"),
+        ({"A": D("-1")}, "line A: -1 certified is negative"),
+        ({"C": D("1")}, "line C is not claimed in this claim"),
+        ({"B": D("10000.01")}, "line B: 10000.01 certified is more than 10000.00"),
+    ],
+)
+def test_a_certified_figure_the_certificate_cannot_hold_is_refused_by_line(
+    flow: Flow, certified: dict[str, Decimal], reason: str
+) -> None:
+    sc = _two_line_subcontract(flow, "SC-7")
+    claim = _claim_of(sc, 1, A="40000.00", B="10000.00")
+    flow.save(claim)
+    flow.drive()
+    with pytest.raises(CertificateRefused) as refused:
+        approve(flow.store, flow.hub, "SC-7 claim 1", "odoo:ppat", certified=certified)
+    assert refused.value.reason.startswith(reason)
+    assert refused.value.line_key == next(iter(certified))
+    # Nothing was certified: the claim still waits
+    assert _get(flow, ProgressClaim, claim.id).status is ClaimStatus.SUBMITTED
+    assert [t.document_ref for t in tasks_for(flow.store, flow.hub, "pm.pat")] == [
+        "SC-7 claim 1"
+    ]
+
+
+def test_certified_amounts_are_refused_on_anything_but_a_claim(flow: Flow) -> None:
+    flow.save(flow.requisition("REQ-9", ("1", "03 30 00", "2", "10.00")))
+    flow.drive()
+    with pytest.raises(NothingToDecide, match="only when certifying a progress"):
+        approve(flow.store, flow.hub, "REQ-9", "odoo:ppat", certified={"1": D(1)})
+
+
+def test_a_line_the_claim_leaves_out_keeps_its_certified_value(flow: Flow) -> None:
+    # Given period 1 certified at 70 000.00 on A and 15 000.00 on B
+    sc = _two_line_subcontract(flow, "SC-8")
+    _certify_first(flow, sc, "70000.00", "15000.00")
+
+    # When period 2 claims only A, at 80 000.00, and is certified as claimed
+    second = _claim_of(sc, 2, A="80000.00")
+    flow.save(second)
+    flow.drive()
+    approve(flow.store, flow.hub, "SC-8 claim 2", "odoo:ppat")
+
+    # Then B is carried at 15 000.00: 95 000.00 to date, 10 000.00 earned
+    certified = _get(flow, ProgressClaim, second.id)
+    assert [
+        (c.commitment_line_key, c.certified_to_date, c.previously_certified)
+        for c in certified.lines
+    ] == [("A", D("80000.00"), D("70000.00")), ("B", D("15000.00"), D("15000.00"))]
+    assert certified.certified_to_date() == D("95000.00")
+    assert certified.retention_held() == D("4750.00")
+    assert certified.amount_due() == D("10000.00") - D("500.00")
+    (figures,) = load_commitment_figures(flow.store)
+    assert figures.certified_to_date == D("95000.00")
+
+
+def test_a_line_below_its_last_certificate_needs_an_explicit_reduction(
+    flow: Flow,
+) -> None:
+    # Given the review's example: 70 000.00 on A and 15 000.00 on B certified
+    sc = _two_line_subcontract(flow, "SC-9")
+    _certify_first(flow, sc, "70000.00", "15000.00")
+    second = _claim_of(sc, 2, A="60000.00")
+    flow.save(second)
+    flow.drive()
+
+    # When period 2 names only A, at 60 000.00, it is not certified by default
+    with pytest.raises(CertificateRefused) as refused:
+        approve(flow.store, flow.hub, "SC-9 claim 2", "odoo:ppat")
+    assert refused.value.reason == (
+        "line A: 60000.00 certified to date is below the 70000.00 certified "
+        "before; certify a reduction only by allowing it explicitly"
+    )
+    (figures,) = load_commitment_figures(flow.store)
+    assert figures.certified_to_date == D("85000.00")
+
+    # When the certifier allows the reduction
+    approve(flow.store, flow.hub, "SC-9 claim 2", "odoo:ppat", allow_reduction=True)
+
+    # Then A falls to 60 000.00, B stays 15 000.00: 75 000.00 to date, and
+    # the certificate gives back 10 000.00 less the 500.00 retention released
+    certified = _get(flow, ProgressClaim, second.id)
+    assert certified.certified_to_date() == D("75000.00")
+    assert certified.retention_held() == D("3750.00")
+    assert certified.amount_due() == D("-9500.00")
+    (figures,) = load_commitment_figures(flow.store)
+    assert (figures.certified_to_date, figures.retention_held) == (
+        D("75000.00"),
+        D("3750.00"),
+    )
+
+
+def test_whoever_certified_the_work_cannot_release_its_retention(flow: Flow) -> None:
+    # Given a policy that lets pm.pat release retention too
+    policy = POLICY.replace(
+        'document = "retention_release"\napprovers = ["fin.fay"]',
+        'document = "retention_release"\napprovers = ["pm.pat", "fin.fay"]',
+    )
+    assert policy != POLICY
+    flow.hub = Hub(parse_policies(policy), clock=flow.clock)
+    sc = _two_line_subcontract(flow, "SC-10")
+
+    # And pm.pat certified the whole subcontract
+    _certify_first(flow, sc, str(A), str(B))
+
+    # Then pm.pat may not release the retention, and fin.fay may
+    with flow.store.transaction() as tx, pytest.raises(DutiesNotSegregated) as own:
+        release_retention(
+            tx,
+            flow.hub,
+            sc.id,
+            flow.hub.policies.directory.parse("procore:pat@site.example"),
+            None,
+        )
+    assert str(own.value) == (
+        "SC-10: pm.pat certified claim 1 (as odoo:ppat) and cannot release the "
+        "retention it holds (as procore:pat@site.example) "
+        "(approver cannot release payment)"
+    )
+    with flow.store.transaction() as tx:
+        released = release_retention(
+            tx, flow.hub, sc.id, flow.hub.policies.directory.parse("odoo:ffay"), None
+        )
+    assert released == D("7500.00")

@@ -8,6 +8,10 @@
   VAT breakdown of EN 16931) or per line (Odoo's default); gross is net plus
   tax (the model checks that).
 - A negative quantity is a credit: only a credit note carries one.
+- A goods receipt line's amount is its quantity at the order line's unit
+  price, rounded the same way (40 x 25.50 is 1020.00, and 1000.00 is
+  refused), in the order's currency. A line of no unit price (a lump sum, a
+  line a change order added) is not checked.
 
 Imports keep what a source wrote and flag it instead (an amount "as
 agreed" may differ from quantity x price), so an update leaves the lines and
@@ -23,8 +27,15 @@ from decimal import Decimal
 from typing import Any
 
 from tieline.errors import ValidationFailed
-from tieline.model import CanonicalRecord, InvoiceType, SupplierInvoice
+from tieline.model import (
+    CanonicalRecord,
+    Commitment,
+    GoodsReceipt,
+    InvoiceType,
+    SupplierInvoice,
+)
 from tieline.money import round_money
+from tieline.store import Transaction
 
 # kind -> the field of a line that holds its amount.
 _LINE_AMOUNTS = {"commitment": "amount", "supplier_invoice": "net_amount"}
@@ -49,6 +60,47 @@ def check_amounts(record: CanonicalRecord, previous: CanonicalRecord | None) -> 
         before is not None and _same_totals(record, before)
     ):
         _check_totals(record)
+
+
+def check_receipt_amounts(
+    tx: Transaction, record: CanonicalRecord, previous: CanonicalRecord | None
+) -> None:
+    """Raise ValidationFailed for a receipt line not worth quantity x order price.
+
+    Lines an update keeps as they were are not checked (as in `check_amounts`);
+    a missing commitment is left to the reference checks.
+    """
+    if not isinstance(record, GoodsReceipt):
+        return
+    commitment = tx.get(Commitment, record.commitment_id)
+    if commitment is None:
+        return
+    before = previous if isinstance(previous, GoodsReceipt) else None
+    kept = list(before.lines) if before is not None else []
+    changed = [
+        (index, line) for index, line in enumerate(record.lines) if line not in kept
+    ]
+    moved = before is None or before.currency != record.currency
+    if (changed or moved) and record.currency != commitment.currency:
+        raise ValidationFailed(
+            f"order {commitment.number} is in {commitment.currency}, not "
+            f"{record.currency}",
+            record=f"receipt {record.number}",
+            field="currency",
+        )
+    prices = {line.line_key: line.unit_price for line in commitment.lines}
+    for index, line in changed:
+        price = prices.get(line.commitment_line_key)
+        if price is None:
+            continue
+        expected = round_money(line.quantity * price, record.currency)
+        if line.amount != expected:
+            raise ValidationFailed(
+                f"line {line.commitment_line_key} of order {commitment.number}: "
+                f"{line.quantity} x {price} = {expected}, not {line.amount}",
+                record=f"receipt {record.number}",
+                field=f"lines[{index}].amount",
+            )
 
 
 def _fail(record: CanonicalRecord, field: str, message: str) -> ValidationFailed:

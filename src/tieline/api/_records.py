@@ -26,8 +26,9 @@ from sqlalchemy import Connection, Select, select
 from sqlalchemy.exc import IntegrityError
 
 from tieline.api import _idempotency as idempotency
-from tieline.api._amounts import check_amounts
+from tieline.api._amounts import check_amounts, check_receipt_amounts
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
+from tieline.api._closeout import check_closing
 from tieline.api._pagination import Cursor, Sort, keyset
 from tieline.api._problems import FieldError, Problem, problem_responses
 from tieline.api._references import check_references
@@ -425,6 +426,7 @@ def create_record(
             _check_decision_fields(None, record)
         check_references(tx, record)
         check_amounts(record, None)
+        check_receipt_amounts(tx, record, None)
         if tx.get(cls, record.id) is not None:
             raise Problem(
                 409,
@@ -744,6 +746,8 @@ def update_record(
         )
         check_references(tx, new, current)
         check_amounts(new, current)
+        check_receipt_amounts(tx, new, current)
+        check_closing(tx, current, new)
         saved = _sensitive(tx.connection, caller, current, new, old_scope)
         change = tx.save(saved, actor=caller.actor)
         if change.action is not StoreAction.UNCHANGED:

@@ -20,6 +20,7 @@ and new identities are refused everything.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -27,14 +28,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tieline.api._access import holds, refuse
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
-from tieline.api._problems import Problem, problem_responses
+from tieline.api._problems import FieldError, Problem, problem_responses
 from tieline.errors import ConfigurationError, RecordNotFound
 from tieline.governance.identities import IdentityKind, Principal
 from tieline.governance.roles import ALL_ENTITIES, Role, Scope
+from tieline.model._types import NonNegative
 from tieline.workflows import (
+    CertificateRefused,
     DutiesNotSegregated,
     Hub,
     NotAnApprover,
+    TransitionRefused,
     UnknownLogin,
     load_policies,
 )
@@ -58,7 +62,16 @@ DECIDERS = frozenset(
     }
 )
 READERS = DECIDERS | {Role.AUDITOR, Role.INTEGRATION_OPERATOR}
-WORKFLOWS = ("requisition", "invoice", "claim", "budget_revision", "change_order")
+WORKFLOWS = (
+    "requisition",
+    "invoice",
+    "claim",
+    "budget_revision",
+    "change_order",
+    # Decided by their own actions (`_closeout`); listed for their history.
+    "closeout",
+    "subcontract",
+)
 Workflow = Annotated[str, Path(pattern="^(" + "|".join(WORKFLOWS) + ")$")]
 DocumentId = Annotated[str, Path(min_length=1, max_length=100)]
 
@@ -82,12 +95,29 @@ class TaskList(BaseModel):
     items: list[TaskOut]
 
 
+class CertifiedLineIn(BaseModel):
+    """Work certified to date on one claimed line (at most what was claimed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line_key: str = Field(min_length=1, max_length=100)
+    certified_to_date: NonNegative
+
+
 class DecisionIn(BaseModel):
-    """A decision's comment (optional when approving)."""
+    """A decision's comment (optional when approving).
+
+    Certifying a progress claim may also set the work certified to date on
+    claimed lines (`lines`; a line not named is certified as claimed) and
+    allow a line below its previous certificate (`allow_reduction`). Other
+    documents refuse both.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     comment: str | None = Field(default=None, max_length=2000)
+    lines: list[CertifiedLineIn] = Field(default_factory=list, max_length=500)
+    allow_reduction: bool = False
 
 
 class RejectionIn(BaseModel):
@@ -265,6 +295,7 @@ def _decide(
     document: str,
     comment: str | None,
     verdict: str,
+    decision: DecisionIn | None = None,
 ) -> DecisionOut:
     context = api_context(request)
     target = f"{workflow}:{document}"
@@ -272,12 +303,29 @@ def _decide(
     hub = workflow_hub(request)
     person = _person(context, request, caller, hub, target)
     _document(context, request, caller, workflow, document, decide=True)
+    certified = _certified(workflow, decision)
     try:
         if verdict == "approved":
-            result = approve(context.store, hub, document, person, comment)
+            result = approve(
+                context.store,
+                hub,
+                document,
+                person,
+                comment,
+                certified=certified,
+                allow_reduction=decision.allow_reduction if decision else False,
+            )
         else:
             # RejectionIn requires the comment; the workflow checks it again.
             result = reject(context.store, hub, document, person, comment or "")
+    except CertificateRefused as err:
+        index = _line_index(decision, err.line_key)
+        field = f"lines[{index}].{err.field}" if index is not None else "lines"
+        raise Problem(
+            422, err.reason, errors=[FieldError(field=field, message=err.reason)]
+        ) from err
+    except TransitionRefused as err:
+        raise Problem(409, str(err)) from err
     except (DutiesNotSegregated, NotAnApprover) as err:
         problem = Problem(403, str(err), slug="segregation-of-duties")
         raise refuse(
@@ -297,6 +345,32 @@ def _decide(
     return DecisionOut(result=result)
 
 
+def _certified(workflow: str, decision: DecisionIn | None) -> dict[str, Decimal]:
+    """The body's certified figures by line key; 422 if they cannot apply."""
+    if decision is None:
+        return {}
+    if workflow != "claim" and (decision.lines or decision.allow_reduction):
+        field = "lines" if decision.lines else "allow_reduction"
+        message = "only certifying a progress claim takes certified lines"
+        raise Problem(422, message, errors=[FieldError(field=field, message=message)])
+    found: dict[str, Decimal] = {}
+    for index, line in enumerate(decision.lines):
+        if line.line_key in found:
+            message = f"line {line.line_key} is named twice"
+            raise Problem(
+                422,
+                message,
+                errors=[FieldError(field=f"lines[{index}].line_key", message=message)],
+            )
+        found[line.line_key] = line.certified_to_date
+    return found
+
+
+def _line_index(decision: DecisionIn | None, line_key: str) -> int | None:
+    lines = decision.lines if decision is not None else []
+    return next((i for i, line in enumerate(lines) if line.line_key == line_key), None)
+
+
 @router.post(
     "/documents/{workflow}/{document_id}/approve",
     response_model=DecisionOut,
@@ -311,9 +385,14 @@ def approve_document(
     document_id: DocumentId,
     body: DecisionIn | None = None,
 ) -> DecisionOut:
-    """Approve (a posted invoice: release its payment; a claim: certify it)."""
+    """Approve (a posted invoice: release its payment; a claim: certify it).
+
+    A claim is certified as claimed, or at the `lines` given (less than
+    claimed, never more, never past a line's contract value); a refused
+    figure is answered 422 naming the line's field.
+    """
     comment = body.comment if body is not None else None
-    return _decide(request, caller, workflow, document_id, comment, "approved")
+    return _decide(request, caller, workflow, document_id, comment, "approved", body)
 
 
 @router.post(

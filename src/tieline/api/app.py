@@ -23,6 +23,7 @@ from tieline import __version__
 from tieline.api import _problems as problems
 from tieline.api._auth import ApiContext
 from tieline.api._backbone import router as backbone_router
+from tieline.api._closeout import router as closeout_router
 from tieline.api._correlation import CorrelationMiddleware
 from tieline.api._exceptions import router as exceptions_router
 from tieline.api._governance import router as governance_router
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(webhook_messages_router)
     app.include_router(workflow_router)
+    app.include_router(closeout_router)
     app.include_router(exceptions_router)
     app.include_router(submissions_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -9,6 +9,9 @@ checked). The lines come from a file:
       project = "P-1"                 # a project's code or id
       supplier = "Cascade Concrete"   # a supplier's legal name or id
       description = "Formwork for the east wall"
+      # a subcontract (commitment_type = "subcontract") may add
+      # retention_percent = "5", retention_cap = "6000.00" and
+      # retention_terms = "in full at practical completion"
       [[lines]]
       cost_code = "03 30 00"
       quantity = "12.5"               # numbers as strings, or TOML decimals
@@ -51,6 +54,8 @@ requisition_app = typer.Typer(
 )
 
 HEADER = ("number", "project", "supplier", "commitment_type", "description")
+# A subcontract's retention, from the file's header or the options.
+RETENTION = ("retention_percent", "retention_cap", "retention_terms")
 
 
 def _error(message: str) -> Exception:
@@ -81,6 +86,16 @@ def submit(
         typer.Option("--type", help="purchase_order (default) or subcontract."),
     ] = None,
     description: Annotated[str | None, typer.Option(help="What it is for.")] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(help="A subcontract's retention rate, percent (e.g. 5)."),
+    ] = None,
+    retention_cap: Annotated[
+        str | None, typer.Option(help="The most retention held, in the currency.")
+    ] = None,
+    retention_terms: Annotated[
+        str | None, typer.Option(help="The contract's release terms, in words.")
+    ] = None,
     policies: Annotated[
         Path | None,
         typer.Option(help="The policy file (default <data dir>/workflows.toml)."),
@@ -97,6 +112,9 @@ def submit(
         "supplier": supplier,
         "commitment_type": kind,
         "description": description,
+        "retention_percent": retention,
+        "retention_cap": retention_cap,
+        "retention_terms": retention_terms,
     }
     header.update({key: value for key, value in given.items() if value is not None})
     settings = _settings()
@@ -138,7 +156,7 @@ def _read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
         raise _error(f"{path.name}: {err}") from err
     if not isinstance(data, dict):
         raise _error(f"{path.name}: the file must hold one requisition")
-    unknown = sorted(set(data) - {*HEADER, "lines"})
+    unknown = sorted(set(data) - {*HEADER, *RETENTION, "lines"})
     if unknown:
         raise _error(f"{path.name}: unknown fields {', '.join(unknown)}")
     found = data.get("lines", [])
@@ -174,6 +192,9 @@ def _request(
     }
     if header.get("commitment_type"):
         data["commitment_type"] = header["commitment_type"]
+    for field in RETENTION:
+        if header.get(field) is not None:
+            data[field] = header[field]
     try:
         return RequisitionRequest.model_validate(data, context={LOCATED: True})
     except ValidationError as err:

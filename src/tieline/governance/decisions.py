@@ -39,7 +39,8 @@ TODO: goods receipts are `confirmed` by default, whoever writes them: a
 confirmed receipt is a site's statement of fact, not an approval, but it
 feeds the three-way match; a buyer who both orders and receives is not
 stopped here. Projects are closed by whoever may update them, not only by
-the closeout workflow.
+the closeout workflow, though an update to `closed` is refused while the
+closeout checklist has blockers (`tieline.api._closeout.check_closing`).
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def decision_path(kind: str, record_id: str, field: str = "status") -> str:
     if field == "retention_released_on":
         return (
             "retention is released through the subcontract's retention release "
-            "workflow, once its claims are certified"
+            "workflow, once its claims are certified: POST /v1/commitments/"
+            f"{record_id}/retention/release"
         )
     workflow = WORKFLOWS.get(kind)
     if workflow is not None:

@@ -65,6 +65,11 @@ class Commitment(CanonicalRecord):
     lines: list[CommitmentLine] = Field(min_length=1)
     # Release terms (added for the valuation workflow): retention is held
     # until completion and released in full then; the date says it was.
+    # `retention_terms` keeps the contract's own words for people to read.
+    # TODO: staged release (half at practical completion, half after the
+    # defects period) is not modelled; such a contract is released in full
+    # at completion, and the second half must be held back in Odoo by hand.
+    retention_terms: str = Field(default="", max_length=500)
     retention_released_on: date | None = None
 
     @model_validator(mode="after")

@@ -14,8 +14,9 @@ from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tieline.errors import ValidationFailed
 from tieline.model._base import CanonicalRecord, check_rounded
-from tieline.model._types import Amount, CurrencyCode, NonNegative
+from tieline.model._types import Amount, CurrencyCode, NonNegative, Percent
 from tieline.model.commitments import CommitmentType
 
 
@@ -45,6 +46,8 @@ class Requisition(CanonicalRecord):
 
     `requested_by` is the requester's login as the sending system knows it
     (`origin.system` says which system); the workflow maps it to a person.
+    A subcontract's retention (rate, cap, release terms) is carried onto the
+    commitment it becomes; a purchase order holds none.
     """
 
     kind: ClassVar[str] = "requisition"
@@ -58,16 +61,33 @@ class Requisition(CanonicalRecord):
     currency: CurrencyCode
     status: RequisitionStatus = RequisitionStatus.SUBMITTED
     description: str = ""
+    retention_percent: Percent = Decimal(0)
+    retention_cap: NonNegative | None = None
+    retention_terms: str = Field(default="", max_length=500)
     lines: list[RequisitionLine] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check_amounts(self) -> Self:
+        record = f"requisition {self.number}"
+        if self.commitment_type is CommitmentType.PURCHASE_ORDER:
+            for name in ("retention_percent", "retention_cap", "retention_terms"):
+                if getattr(self, name):
+                    raise ValidationFailed(
+                        "retention is held on subcontracts only; send "
+                        "commitment_type subcontract",
+                        record=record,
+                        field=name,
+                    )
+        if self.retention_cap is not None:
+            check_rounded(
+                self.retention_cap, self.currency, field="retention_cap", record=record
+            )
         for index, line in enumerate(self.lines):
             check_rounded(
                 line.amount,
                 self.currency,
                 field=f"lines[{index}].amount",
-                record=f"requisition {self.number}",
+                record=record,
             )
         return self
 

@@ -13,6 +13,7 @@ from tieline.workflows._consumers import (
     workflow_consumers,
 )
 from tieline.workflows._errors import (
+    CertificateRefused,
     DutiesNotSegregated,
     NoApprovalRule,
     NotAnApprover,
@@ -55,6 +56,7 @@ __all__ = [
     "Actor",
     "ActorKind",
     "ApprovalRule",
+    "CertificateRefused",
     "Delegation",
     "Difference",
     "Directory",

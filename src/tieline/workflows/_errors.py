@@ -25,6 +25,17 @@ class TransitionRefused(PermanentError):
         self.reason = reason
 
 
+class CertificateRefused(TransitionRefused):
+    """A certified figure a certificate cannot hold; names the line and field."""
+
+    def __init__(
+        self, workflow: str, document: str, source: str, line_key: str, reason: str
+    ) -> None:
+        super().__init__(workflow, document, source, "certified", reason)
+        self.line_key = line_key
+        self.field = "certified_to_date"
+
+
 class DutiesNotSegregated(PermanentError):
     """One person would hold two duties that must be held by two people."""
 

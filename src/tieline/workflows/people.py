@@ -35,7 +35,7 @@ from tieline.workflows.invoices import (
     release_payment,
 )
 from tieline.workflows.requisitions import approve_requisition, reject_requisition
-from tieline.workflows.valuations import certify_claim, reject_claim
+from tieline.workflows.valuations import Certification, certify_claim, reject_claim
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +161,24 @@ def approve(
     comment: str | None = None,
     *,
     certified: Mapping[str, Decimal] | None = None,
+    allow_reduction: bool = False,
 ) -> str:
-    """Approve what `document` waits for (a posted invoice: release its payment)."""
+    """Approve what `document` waits for (a posted invoice: release its payment).
+
+    For a progress claim, `certified` gives the work certified to date per
+    line key (less than claimed, if so decided) and `allow_reduction` lets a
+    line fall below its previous certificate (see `valuations`); any other
+    document refuses them.
+    """
     actor = hub.policies.directory.parse(who)
     with store.transaction() as tx:
         instance = _waiting(tx, document)
         doc_id, flow = instance.document_id, instance.workflow
+        if (certified or allow_reduction) and flow != "claim":
+            raise NothingToDecide(
+                f"{instance.document_ref}: certified amounts are given only when "
+                "certifying a progress claim"
+            )
         if flow == "requisition":
             approve_requisition(tx, hub, doc_id, actor, comment)
         elif flow == "invoice" and instance.state == InvoiceState.POSTED.value:
@@ -175,8 +187,13 @@ def approve(
         elif flow == "invoice":
             approve_invoice(tx, hub, doc_id, actor, comment)
         elif flow == "claim":
-            certify_claim(tx, hub, doc_id, actor, comment, certified)
-            return f"{instance.document_ref}: certified"
+            decision = Certification(dict(certified or {}), allow_reduction)
+            done = certify_claim(tx, hub, doc_id, actor, comment, decision)
+            return (
+                f"{instance.document_ref}: certified {done.certified_to_date()} to "
+                f"date, retention held {done.retention_held()}, amount due "
+                f"{done.amount_due()}"
+            )
         else:
             decide_change(tx, hub, doc_id, actor, comment, approve=True)
     return f"{instance.document_ref}: approved"

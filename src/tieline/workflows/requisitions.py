@@ -243,6 +243,9 @@ def _commitment_from(requisition: Requisition) -> Commitment:
         currency=requisition.currency,
         status=CommitmentStatus.APPROVED,
         description=requisition.description,
+        retention_percent=requisition.retention_percent,
+        retention_cap=requisition.retention_cap,
+        retention_terms=requisition.retention_terms,
         lines=[
             CommitmentLine(
                 line_key=line.line_key,

@@ -45,7 +45,7 @@ from tieline.model import (
     Supplier,
     SupplierStatus,
 )
-from tieline.model._types import NonNegative
+from tieline.model._types import NonNegative, Percent
 from tieline.money import DecimalStr, round_money
 from tieline.store import Transaction
 from tieline.workflows._common import subject
@@ -89,6 +89,10 @@ class RequisitionRequest(BaseModel):
     supplier_id: str = Field(min_length=1, max_length=64)
     commitment_type: CommitmentType = CommitmentType.PURCHASE_ORDER
     description: str = Field(default="", max_length=2000)
+    # A subcontract's retention: rate (percent), cap, and release terms in words.
+    retention_percent: Percent = Decimal(0)
+    retention_cap: NonNegative | None = None
+    retention_terms: str = Field(default="", max_length=500)
     lines: list[RequestedLine] = Field(min_length=1, max_length=500)
 
 
@@ -144,6 +148,9 @@ def submit_requisition(
         commitment_type=request.commitment_type,
         currency=project.currency,
         description=request.description,
+        retention_percent=request.retention_percent,
+        retention_cap=request.retention_cap,
+        retention_terms=request.retention_terms,
         lines=lines,
     )
     existing = tx.get(Requisition, requisition.id)

@@ -4,17 +4,34 @@ A subcontractor's progress claim states work done to date per line. A claim
 that would take a line past its contract value (the line plus its approved
 change orders), or that names a line the subcontract does not have, is
 stopped at once and the record rejected. Otherwise it waits for a person of
-the `progress_claim` rule (step `claim_certification`), who certifies it,
-line by line, at most what was claimed. Certifying fills in the certificate:
-work previously certified per line and retention previously held (from the
-latest earlier certificate), and the subcontract's retention rate and cap,
-so the claim's own `retention_held()` and `amount_due()` give the figures.
+the `progress_claim` rule (step `claim_certification`), who certifies it.
+
+The certifier may certify less than claimed on any line (`Certification`):
+a line's certified to date is at most what was claimed on it and at most its
+contract value, exact to the currency's minor unit. It may not fall below
+what the latest earlier certificate certified on that line unless the
+certifier allows a reduction explicitly (work found defective, say), so a
+typing slip cannot hand back money already certified.
+
+A claim need not name every line: a line of the subcontract that the claim
+leaves out keeps the work certified to date on it by the latest earlier
+certificate (carried forward onto this certificate, claimed and certified as
+before, nothing added this period). Leaving a line out never reduces it; a
+reduction is certified on a named line.
+
+Certifying fills in the certificate: work previously certified per line and
+retention previously held (from the latest earlier certificate), and the
+subcontract's retention rate and cap, so the claim's own `retention_held()`
+and `amount_due()` give the figures from the certified amounts.
+
 The subcontractor's invoice is then matched against the certified value
 (see `invoices`) and paid as any invoice; one that arrived before its
 certificate and waits for a person is matched again on certifying.
 
 At completion (every line certified to its full contract value, no claim
-waiting), a person of the `retention_release` rule releases the retention:
+waiting), a person of the `retention_release` rule who certified none of its
+claims (an approver does not release what they approved) releases the
+retention:
 the commitment records the date, and the subcontract's workflow says who.
 
 TODO: the released retention is not sent to the ERP as a bill of its own;
@@ -25,6 +42,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tieline.errors import RecordNotFound
@@ -32,6 +50,7 @@ from tieline.model import ClaimLine, ClaimStatus, Commitment, ProgressClaim
 from tieline.money import round_money
 from tieline.store import Transaction
 from tieline.workflows._common import (
+    ContractLine,
     commitment_of,
     contract_lines,
     lock_commitment,
@@ -40,9 +59,15 @@ from tieline.workflows._common import (
     subject,
     writer,
 )
-from tieline.workflows._duties import check_authorised, check_decider, party
+from tieline.workflows._duties import (
+    APPROVER_RELEASES,
+    check_authorised,
+    check_decider,
+    party,
+)
+from tieline.workflows._errors import CertificateRefused, DutiesNotSegregated
 from tieline.workflows._identity import HUB_LOGINS, Actor, system_actor
-from tieline.workflows._machine import Hub, Machine, Spec
+from tieline.workflows._machine import Hub, Machine, Spec, find_instance
 from tieline.workflows._policy import DocumentType
 from tieline.workflows.invoices import latest_certificate, rematch_held
 
@@ -173,21 +198,38 @@ def over_contract(
     return reasons
 
 
+@dataclass(frozen=True, slots=True)
+class Certification:
+    """What the certifier decided beyond "approved".
+
+    `certified` maps a claimed line's key to the work certified to date on
+    it (lines not named are certified as claimed); `allow_reduction` lets a
+    line's certified to date fall below what was certified before.
+    """
+
+    certified: Mapping[str, Decimal] = field(default_factory=dict)
+    allow_reduction: bool = False
+
+
 def certify_claim(
     tx: Transaction,
     hub: Hub,
     claim_id: str,
     actor: Actor,
     comment: str | None,
-    certified: Mapping[str, Decimal] | None = None,
+    decision: Certification | None = None,
 ) -> ProgressClaim:
-    """A person certifies a claim, at most what was claimed on each line."""
+    """A person certifies a claim, at most what was claimed on each line.
+
+    Raises CertificateRefused, naming the line, for a figure the
+    certificate cannot hold.
+    """
     flow = ClaimFlow.load(tx, hub, claim_id)
     check_decider(flow, actor)
     claim = _claim(tx, claim_id)
     lock_commitment(tx, claim.commitment_id)
     commitment = commitment_of(tx, claim.commitment_id)
-    certificate = _certificate(tx, claim, commitment, certified or {}, flow)
+    certificate = _certificate(tx, claim, commitment, decision or Certification(), flow)
     tx.save(certificate, actor=actor.id)
     flow.certified(actor, certificate, comment)
     rematch_held(tx, hub, commitment, f"certificate {claim.period}")
@@ -198,7 +240,7 @@ def _certificate(
     tx: Transaction,
     claim: ProgressClaim,
     commitment: Commitment,
-    certified: Mapping[str, Decimal],
+    decision: Certification,
     flow: ClaimFlow,
 ) -> ProgressClaim:
     previous = latest_certificate(tx, commitment.id)
@@ -206,33 +248,19 @@ def _certificate(
         raise flow.refuse(
             ClaimState.CERTIFIED, f"period {previous.period} is already certified"
         )
-    before = {
-        line.commitment_line_key: line.certified_to_date or Decimal(0)
-        for line in (previous.lines if previous else [])
-    }
-    lines = []
-    for line in claim.lines:
-        amount = certified.get(line.commitment_line_key, line.claimed_to_date)
-        if amount != round_money(amount, claim.currency):
-            raise flow.refuse(
-                ClaimState.CERTIFIED,
-                f"line {line.commitment_line_key}: {amount} has more decimals than "
-                f"{claim.currency} allows",
-            )
-        if amount > line.claimed_to_date:
-            raise flow.refuse(
-                ClaimState.CERTIFIED,
-                f"line {line.commitment_line_key}: {amount} certified is more than "
-                f"{line.claimed_to_date} claimed",
-            )
-        lines.append(
-            ClaimLine(
-                commitment_line_key=line.commitment_line_key,
-                claimed_to_date=line.claimed_to_date,
-                certified_to_date=round_money(amount, claim.currency),
-                previously_certified=before.get(line.commitment_line_key, Decimal(0)),
-            )
-        )
+    earlier = previous.lines if previous is not None else []
+    before = {line.commitment_line_key: line for line in earlier}
+    claimed = {line.commitment_line_key for line in claim.lines}
+    for key in decision.certified:
+        if key not in claimed:
+            raise _refused(flow, key, f"line {key} is not claimed in this claim")
+    contract = contract_lines(tx, commitment)
+    lines = [
+        _certified_line(flow, claim, line, contract, before, decision)
+        for line in claim.lines
+    ]
+    # Lines the claim leaves out keep what was certified on them (see above).
+    lines += [_carried(line) for key, line in before.items() if key not in claimed]
     return claim.model_copy(
         update={
             "status": ClaimStatus.CERTIFIED,
@@ -243,6 +271,82 @@ def _certificate(
             if previous
             else Decimal(0),
         }
+    )
+
+
+def _certified_line(
+    flow: ClaimFlow,
+    claim: ProgressClaim,
+    line: ClaimLine,
+    contract: Mapping[str, ContractLine],
+    before: Mapping[str, ClaimLine],
+    decision: Certification,
+) -> ClaimLine:
+    """One claimed line as certified, or CertificateRefused naming it."""
+    key = line.commitment_line_key
+    amount = decision.certified.get(key, line.claimed_to_date)
+    previously = _certified_on(before.get(key))
+    if amount < 0:
+        raise _refused(flow, key, f"line {key}: {amount} certified is negative")
+    if amount != round_money(amount, claim.currency):
+        raise _refused(
+            flow,
+            key,
+            f"line {key}: {amount} has more decimals than {claim.currency} allows",
+        )
+    if amount > line.claimed_to_date:
+        raise _refused(
+            flow,
+            key,
+            f"line {key}: {amount} certified is more than "
+            f"{line.claimed_to_date} claimed",
+        )
+    value = contract[key].amount if key in contract else Decimal(0)
+    if amount > value:
+        raise _refused(
+            flow,
+            key,
+            f"line {key}: {amount} certified is past its contract value {value}",
+        )
+    if amount < previously and not decision.allow_reduction:
+        raise _refused(
+            flow,
+            key,
+            f"line {key}: {amount} certified to date is below the {previously} "
+            "certified before; certify a reduction only by allowing it explicitly",
+        )
+    return ClaimLine(
+        commitment_line_key=key,
+        claimed_to_date=line.claimed_to_date,
+        certified_to_date=round_money(amount, claim.currency),
+        previously_certified=previously,
+    )
+
+
+def _carried(line: ClaimLine) -> ClaimLine:
+    """A line the claim left out, certified to date as it was before."""
+    certified = _certified_on(line)
+    return ClaimLine(
+        commitment_line_key=line.commitment_line_key,
+        claimed_to_date=line.claimed_to_date,
+        certified_to_date=certified,
+        previously_certified=certified,
+    )
+
+
+def _certified_on(line: ClaimLine | None) -> Decimal:
+    if line is None or line.certified_to_date is None:
+        return Decimal(0)
+    return line.certified_to_date
+
+
+def _refused(flow: ClaimFlow, line_key: str, reason: str) -> CertificateRefused:
+    return CertificateRefused(
+        flow.spec.name,
+        flow.instance.document_ref,
+        flow.instance.state,
+        line_key,
+        reason,
     )
 
 
@@ -257,11 +361,28 @@ def reject_claim(
     tx.save(claim.model_copy(update={"status": ClaimStatus.REJECTED}), actor=actor.id)
 
 
+def find_commitment(tx: Transaction, reference: str) -> Commitment:
+    """The commitment whose id or number is `reference`; RecordNotFound otherwise."""
+    commitment = tx.get(Commitment, reference)
+    if commitment is not None:
+        return commitment
+    found = [c for c in tx.list(Commitment) if c.number == reference]
+    if len(found) != 1:
+        kind = "commitment" if not found else "single commitment"
+        raise RecordNotFound(kind, reference)
+    return found[0]
+
+
 def release_retention(
     tx: Transaction, hub: Hub, commitment_id: str, actor: Actor, comment: str | None
 ) -> Decimal:
-    """Release a completed subcontract's retention; returns the amount."""
-    commitment = commitment_of(tx, commitment_id)
+    """Release a completed subcontract's retention; returns the amount.
+
+    Refused (TransitionRefused) before completion, when nothing is held, and
+    once released; only a person of the `retention_release` rule may.
+    """
+    commitment = find_commitment(tx, commitment_id)
+    lock_commitment(tx, commitment.id)
     flow, _ = SubcontractFlow.start(
         tx,
         hub,
@@ -284,7 +405,17 @@ def release_retention(
     rule = hub.policies.rule_for(found)
     allowed = [a.person for a in hub.policies.assignees(rule, hub.clock().date())]
     check_authorised(actor, commitment.number, allowed)
+    _check_not_certifier(tx, commitment, actor)
+    released_on = commitment.retention_released_on
+    if flow.state is SubcontractState.RETENTION_RELEASED or released_on is not None:
+        raise flow.refuse(
+            SubcontractState.RETENTION_RELEASED,
+            f"{commitment.number}'s retention was released already"
+            + (f" (on {released_on})" if released_on else ""),
+        )
     short = incomplete_lines(tx, commitment, latest)
+    if not short and held == 0:
+        short = [f"{commitment.number} holds no retention"]
     if short:
         raise flow.refuse(SubcontractState.RETENTION_RELEASED, "; ".join(short))
     flow.retention_released(actor, held, comment)
@@ -293,6 +424,23 @@ def release_retention(
     )
     tx.save(released, actor=actor.id)
     return held
+
+
+def _check_not_certifier(tx: Transaction, commitment: Commitment, actor: Actor) -> None:
+    """Refuse a release by whoever certified the work it pays (approver releases)."""
+    for claim in tx.list(ProgressClaim):
+        if claim.commitment_id != commitment.id:
+            continue
+        found = find_instance(tx.connection, ClaimFlow.spec.name, claim.id)
+        certifier = found.data.get("certified_by") if found is not None else None
+        if certifier and certifier["person"] == actor.id:
+            raise DutiesNotSegregated(
+                APPROVER_RELEASES,
+                actor.id,
+                commitment.number,
+                f"certified claim {claim.period} (as {certifier['via']}) and cannot "
+                f"release the retention it holds (as {party(actor)['via']})",
+            )
 
 
 def incomplete_lines(
