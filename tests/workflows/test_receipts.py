@@ -145,7 +145,9 @@ def test_receipts_handled_together_move_the_order_one_delivery_at_a_time(
         "partly_received",
         "received",
     ]
-    assert [h.comment for h in history(flow.store, "PO-40")][-2:] == [
+    # (in either order: the two receipts are events of two subjects, which
+    # the backbone may hand to the workflow in parallel)
+    assert sorted(h.comment for h in history(flow.store, "PO-40")[-2:]) == [
         "GR-41a",
         "GR-41b",
     ]
