@@ -32,8 +32,8 @@ from tieline.store import Store
 EXAMPLES_PER_OPERATION = 15
 # 13 kinds x 4 routes, 12 governance routes, /health; events 2, dead letters
 # 4, parked retries 1, webhook endpoints 7, workflow actions 4, exceptions 5,
-# requisitions (submit, read) 2.
-OPERATIONS = 13 * 4 + 12 + 1 + 2 + 4 + 1 + 7 + 4 + 5 + 2
+# requisitions (submit, read) 2, inbound sources 5.
+OPERATIONS = 13 * 4 + 12 + 1 + 2 + 4 + 1 + 7 + 4 + 5 + 2 + 5
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

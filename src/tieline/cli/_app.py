@@ -282,6 +282,9 @@ def suppliers_decide(
 from tieline.cli._deadletters import deadletters_app  # noqa: E402 - needs `app` above
 
 app.add_typer(deadletters_app, name="deadletters")
+from tieline.cli._hooks import hooks_app  # noqa: E402 - needs `app` above
+
+app.add_typer(hooks_app, name="hooks")
 from tieline.cli._workflows import register_commands  # noqa: E402 - needs `app`
 
 register_commands(app)
