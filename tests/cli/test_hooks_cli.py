@@ -126,11 +126,19 @@ def test_a_source_added_here_is_verified_by_the_hub_with_the_printed_secret(
 ) -> None:
     # Given a source added from the shell
     code, out, err = run(
-        monkeypatch, capsys, "hooks", "add-source", "site-diary", "--scheme", "standard"
+        monkeypatch,
+        capsys,
+        "hooks",
+        "add-source",
+        "site-diary",
+        "--scheme",
+        "standard",
+        "--base",
+        "https://hub.example.com/",
     )
     assert code == 0, err
     secret = printed_secret(out)
-    assert "/hooks/site-diary" in out
+    assert "posts to: https://hub.example.com/hooks/site-diary\n" in out
 
     # When the sender signs with the printed secret
     answer = client.post(

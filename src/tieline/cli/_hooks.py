@@ -98,6 +98,10 @@ def add_source(
             "each message is forwarded as a tieline.inbound.received event."
         ),
     ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(help="The hub's address as the sender reaches it."),
+    ] = None,
 ) -> None:
     """Register a sender; prints its secret, once, and where it posts."""
     from tieline.cli._app import CommandError
@@ -130,17 +134,17 @@ def add_source(
         raise _user_error(err) from None
     finally:
         store.close()
-    _print_secret(source, "added")
+    _print_secret(source, "added", base)
 
 
-def _print_secret(source: Source, what: str) -> None:
+def _print_secret(source: Source, what: str, base: str | None) -> None:
     _echo(f"inbound source {source.name} {what} (scheme {source.scheme.value})")
     _echo(f"secret (shown this once, keep it with the sender): {source.secret}")
+    url = (base or "<hub address>").rstrip("/") + source.path
     if source.scheme.value == "token":
-        _echo(f"the sender posts to: {source.path}/<secret> (or x-tieline-token)")
+        _echo(f"the sender posts to: {url}/<secret> (or sends x-tieline-token)")
     else:
-        _echo(f"the sender posts to: {source.path}")
-    _echo("prefix the path with the hub's address, e.g. https://hub.example.com")
+        _echo(f"the sender posts to: {url}")
 
 
 @hooks_app.command("sources")
@@ -164,12 +168,19 @@ def sources(
     if not found:
         _echo("no inbound source yet; add one with: tieline hooks add-source NAME")
         return
-    table = Table("name", "scheme", "processor", "created", "messages", "last received")
+    table = Table(
+        "name",
+        "scheme",
+        "processor",
+        "created (UTC)",
+        "messages",
+        "last received (UTC)",
+    )
     for summary in found:
         table.add_row(
             summary.name,
             summary.scheme.value,
-            summary.processor or "(forward as event)",
+            summary.processor or "events only",
             _stamp(summary.created_at),
             _counts(summary.messages),
             _stamp(summary.last_received_at),
@@ -200,7 +211,7 @@ def _counts(messages: dict[str, int]) -> str:
 
 
 def _stamp(value: datetime | None) -> str:
-    return "-" if value is None else value.isoformat(timespec="seconds")
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -241,9 +252,9 @@ def rotate_secret(
         raise _user_error(err) from None
     finally:
         store.close()
-    _print_secret(source, "has a new secret")
+    _print_secret(source, "has a new secret", None)
     until = source.previous_until
-    _echo(f"the previous secret still verifies until {_stamp(until)}")
+    _echo(f"the previous secret still verifies until {_iso(until)}")
 
 
 @hooks_app.command("remove-source")
