@@ -1,8 +1,8 @@
 """The FastAPI application: health, the canonical records, governance.
 
-Routes over the backbone (events, dead letters, webhook endpoints) and the
-workflows' actions live in their own modules; this module is the one place
-they are assembled. Middleware, outermost first:
+Routes over the backbone (events, dead letters, webhook endpoints, inbound
+sources) and the workflows' actions live in their own modules; this module
+is the one place they are assembled. Middleware, outermost first:
 security headers, correlation ids, the last-resort 500 handler, the body
 size limit; then FastAPI, whose handlers turn every error into RFC 9457
 problem details. Inbound webhooks (`/hooks/...`) skip that stack: their
@@ -28,6 +28,7 @@ from tieline.api._correlation import CorrelationMiddleware
 from tieline.api._exceptions import router as exceptions_router
 from tieline.api._governance import router as governance_router
 from tieline.api._hooks import HookEdge, TielineApp
+from tieline.api._inbound import router as inbound_router
 from tieline.api._middleware import BodyLimit, LastResort, SecurityHeaders
 from tieline.api._ratelimit import RateLimiter
 from tieline.api._records import records_router
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(backbone_router)
     app.include_router(webhooks_router)
     app.include_router(webhook_messages_router)
+    app.include_router(inbound_router)
     app.include_router(workflow_router)
     app.include_router(closeout_router)
     app.include_router(exceptions_router)

@@ -285,6 +285,9 @@ app.add_typer(deadletters_app, name="deadletters")
 from tieline.cli._webhooks import webhooks_app  # noqa: E402 - beside deadletters
 
 app.add_typer(webhooks_app, name="webhooks")
+from tieline.cli._hooks import hooks_app  # noqa: E402 - needs `app` above
+
+app.add_typer(hooks_app, name="hooks")
 from tieline.cli._workflows import register_commands  # noqa: E402 - needs `app`
 
 register_commands(app)

@@ -60,6 +60,7 @@ from tieline.connectors.odoo import Limits
 from tieline.connectors.odoo._errors import OdooAuthFailed
 from tieline.connectors.odoo.consumers import push_consumer
 from tieline.connectors.odoo.runtime import OdooConfig, OdooRuntime
+from tieline.connectors.odoo.webhooks import PROCESSOR as ODOO_PROCESSOR
 from tieline.connectors.odoo.webhooks import register_odoo_webhooks
 from tieline.delivery.inbound import (
     Scheme,
@@ -105,6 +106,7 @@ class HubAssembly:
             registry.unregister(name)
         if self.webhook_source is not None:
             unregister_processor(self.webhook_source)
+            unregister_processor(ODOO_PROCESSOR)
         if self.odoo is not None:
             self.odoo.close()
 

@@ -1,10 +1,14 @@
 """Outbound webhook endpoints: subscriptions, secrets, state, re-send, recovery.
 
 An endpoint subscribes to event types (NATS-style patterns, as consumers do)
-and optionally to one project or one legal entity (`filters`, matched against
-the event's data). Each has its own Standard Webhooks secret. Rotating the
-secret keeps the previous one signing for an overlap (default 24 h), so a
-receiver can switch secrets without losing a message.
+and optionally to one project, one legal entity or one inbound webhook source
+(`filters`, matched against the event's data: `project_id`,
+`legal_entity_id`, `source`). An event whose data lacks a filtered key does
+not match, so `{"source": "procore"}` with the type
+`tieline.inbound.received` picks one sender's forwarded webhooks. Each
+endpoint has its own Standard Webhooks secret. Rotating the secret keeps
+the previous one signing for an overlap (default 24 h), so a receiver can
+switch secrets without losing a message.
 
 An endpoint is `enabled` or `disabled`. Messages for a disabled endpoint are
 still written, as `held`, so nothing is lost while it is off; `enable` sends
@@ -41,7 +45,8 @@ ENABLED, DISABLED = "enabled", "disabled"
 # Message states: waiting to be sent (or retried), sent, gave up, or parked
 # because the endpoint is disabled.
 PENDING, DELIVERED, FAILED, HELD = "pending", "delivered", "failed", "held"
-FILTER_KEYS = frozenset({"project_id", "legal_entity_id"})
+# `source`: the inbound webhook source of a `tieline.inbound.received` event.
+FILTER_KEYS = frozenset({"project_id", "legal_entity_id", "source"})
 
 
 class EndpointDisabled(PermanentError):

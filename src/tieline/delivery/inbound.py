@@ -30,10 +30,40 @@ lost answer must not be told it failed). Commits are grouped: one writer
 thread commits whatever arrived while the previous commit ran, so many
 senders share one commit.
 
-The work is done after the answer by the `inbound` consumer, which runs the
-processor registered for the source (`register_processor`) inside the
-consumer's transaction; a source without a processor dead-letters its
-messages with that reason.
+The work is done after the answer by the `inbound` consumer, inside its
+transaction:
+
+- a source bound to a processor (`add_source(..., processor=NAME)`, for a
+  name some part declared with `declare_processor`, such as the Odoo
+  connector's `odoo`) has its messages run through the processor registered
+  under that name in the worker (`register_processor`); a worker that runs
+  no such processor dead-letters them with that reason, to be replayed from
+  a worker that does;
+- a source with no bound processor uses one registered under its own name,
+  if any (how `tieline serve` binds `odoo-<instance>`);
+- otherwise the message is *forwarded*: its `tieline.inbound.received`
+  event (data: `source`, `inbound_id`; subject `inbound/<source>`) is the
+  result. The message is marked `forwarded` and logged at info
+  (`inbound.forwarded`); outbound endpoints subscribed to that type, with the
+  filter `source` to pick one sender, and other consumers route it. This is
+  what a source added by `tieline hooks add-source` does unless bound.
+
+Sources are managed with `tieline hooks add-source|sources|rotate-secret|
+remove-source` or the `/v1/inbound-sources` routes. Rotating a secret keeps
+the previous one verifying for an overlap (24 h by default), so a sender can
+switch at its own pace. The receiver caches sources for `sources_ttl`
+seconds (5). A change made in the same process (the API's routes) is seen
+at once; one made in another process (the CLI, another API host) within
+that time, except that a request failing verification re-reads the sources
+(at most once a second), so a new secret is accepted within a second. A
+source removed elsewhere may still be accepted for those 5 seconds.
+Log lines: `inbound.source_added`, `inbound.secret_rotated`,
+`inbound.source_removed`, `inbound.forwarded` (info; none holds a secret),
+`inbound.refused` (info: source, reason).
+
+TODO: a forwarded event carries the source and the inbox id, not the body;
+no route reads an inbound message's body yet, so a subscriber that needs the
+payload cannot get it from tieline.
 
 TODO: the plain HMAC scheme has no timestamp, so a captured request replayed
 after its key left the inbox (nothing removes keys today) would be refused as
@@ -47,21 +77,23 @@ body identical to an earlier one, which is dropped as a duplicate; include
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
 import queue
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from starlette.types import Receive, Scope, Send
@@ -69,7 +101,11 @@ from starlette.types import Receive, Scope, Send
 from tieline._context import current_correlation_id, new_id
 from tieline.delivery.signing import new_secret, webhook_for
 from tieline.envelope import CloudEvent
-from tieline.errors import PermanentError, RecordNotFound, ValidationFailed
+from tieline.errors import (
+    PermanentError,
+    RecordNotFound,
+    ValidationFailed,
+)
 from tieline.events.consumers import Consumer
 from tieline.logging import get_logger
 from tieline.store import Store, Transaction
@@ -81,6 +117,12 @@ log = get_logger(__name__)
 RECEIVED_EVENT = "tieline.inbound.received"
 CONSUMER_NAME = "inbound"
 MAX_BODY = 1 << 20
+# Inbox states: waiting, done by a processor, or forwarded as its event only.
+ACCEPTED_STATE, PROCESSED, FORWARDED = "accepted", "processed", "forwarded"
+DEFAULT_OVERLAP = timedelta(hours=24)
+# A source's name is a URL path segment: ASCII, so what the sender is told
+# is what the receiver matches.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 
 REFUSED = Counter(
     "tieline_inbound_refused",
@@ -111,11 +153,19 @@ class Source:
 
     name: str
     scheme: Scheme
-    secret: str
-    previous_secret: str | None = None
+    secret: str = dataclasses.field(repr=False)
+    previous_secret: str | None = dataclasses.field(default=None, repr=False)
     tolerance: float = 300.0
     id_header: str | None = None
     signature_header: str | None = None
+    processor: str | None = None
+    previous_until: datetime | None = None
+    created_at: datetime | None = None
+
+    @property
+    def path(self) -> str:
+        """Where the sender posts, below the hub's address."""
+        return f"/hooks/{self.name}"
 
 
 class Refused(Exception):
@@ -145,6 +195,54 @@ class InboundMessage:
 
 # -- sources ------------------------------------------------------------------
 
+# Processor names a source may be bound to, with what each does; declared by
+# the parts that provide them (at import), known to every process.
+_declared: dict[str, str] = {}
+# Bumped by every change to a source made in this process, so this process's
+# receivers see it at once rather than after their cache's time.
+_generation = 0
+
+
+class SourceExists(ValidationFailed):
+    """A source of that name is already registered."""
+
+
+def declare_processor(name: str, description: str) -> None:
+    """Make `name` a processor a source may be bound to (`add_source`)."""
+    _declared[name] = description
+
+
+def known_processors() -> dict[str, str]:
+    """Processor names a source may be bound to, with what each does."""
+    return dict(_declared)
+
+
+def check_name(name: str) -> None:
+    """Refuse a name that cannot be a source (a URL path segment)."""
+    if not _NAME.fullmatch(name):
+        raise ValidationFailed(
+            f"{name!r}: use ASCII letters, digits, '-' or '_', starting with a "
+            "letter or digit, at most 63",
+            record="source",
+            field="name",
+        )
+
+
+def _check_processor(processor: str | None) -> None:
+    if processor is not None and processor not in _declared:
+        known = ", ".join(sorted(_declared)) or "none"
+        raise ValidationFailed(
+            f"no processor {processor!r} is known (known: {known}); leave it out "
+            "to forward the messages as events",
+            record="source",
+            field="processor",
+        )
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
+
 
 def add_source(
     store: Store,
@@ -155,14 +253,22 @@ def add_source(
     tolerance: float = 300.0,
     id_header: str | None = None,
     signature_header: str | None = None,
+    processor: str | None = None,
 ) -> Source:
-    """Register a sender; the returned source holds its (generated) secret."""
-    if not name.replace("-", "").replace("_", "").isalnum() or len(name) > 63:
+    """Register a sender; the returned source holds its (generated) secret.
+
+    Raises `ValidationFailed` naming the field (name, processor, tolerance),
+    or `SourceExists`.
+    """
+    check_name(name)
+    _check_processor(processor)
+    if not 1 <= tolerance <= 86_400:
         raise ValidationFailed(
-            "letters, digits, '-' or '_', at most 63", record="source", field="name"
+            f"{tolerance} s: use 1 to 86400 seconds", record="source", field="tolerance"
         )
     if secret is None:
         secret = new_secret() if scheme is Scheme.STANDARD else secrets.token_hex(32)
+    now = datetime.now(UTC)
     source = Source(
         name,
         scheme,
@@ -170,24 +276,44 @@ def add_source(
         tolerance=tolerance,
         id_header=id_header.lower() if id_header else None,
         signature_header=signature_header.lower() if signature_header else None,
+        processor=processor,
+        created_at=now,
     )
-    with store.transaction() as tx:
-        tx.connection.execute(
-            insert(inbound_sources).values(
-                name=name,
-                scheme=scheme.value,
-                secret=secret,
-                tolerance=tolerance,
-                id_header=source.id_header,
-                signature_header=source.signature_header,
-                created_at=datetime.now(UTC),
+    try:
+        with store.transaction() as tx:
+            tx.connection.execute(
+                insert(inbound_sources).values(
+                    name=name,
+                    scheme=scheme.value,
+                    secret=secret,
+                    tolerance=tolerance,
+                    id_header=source.id_header,
+                    signature_header=source.signature_header,
+                    processor=processor,
+                    created_at=now,
+                )
             )
-        )
+    except IntegrityError as err:
+        if name in load_sources(store):
+            raise SourceExists(
+                f"a source named {name!r} already exists",
+                record=f"source {name}",
+                field="name",
+            ) from err
+        raise
+    _changed()
     log.info("inbound.source_added", source=name, scheme=scheme.value)
     return source
 
 
-def ensure_source(store: Store, name: str, scheme: Scheme, secret: str) -> Source:
+def ensure_source(
+    store: Store,
+    name: str,
+    scheme: Scheme,
+    secret: str,
+    *,
+    processor: str | None = None,
+) -> Source:
     """Make `name` a source of `scheme` with `secret`, whatever it was before.
 
     For sources whose secret comes from the settings (Odoo's webhook token):
@@ -197,37 +323,173 @@ def ensure_source(store: Store, name: str, scheme: Scheme, secret: str) -> Sourc
     existing = load_sources(store).get(name)
     if existing is None:
         try:
-            return add_source(store, name, scheme, secret=secret)
-        except IntegrityError:
+            return add_source(store, name, scheme, secret=secret, processor=processor)
+        except SourceExists:
             existing = load_sources(store)[name]  # another process added it
-    if existing.scheme is scheme and existing.secret == secret:
+    if (
+        existing.scheme is scheme
+        and existing.secret == secret
+        and existing.processor == processor
+    ):
         return existing
+    _check_processor(processor)
     with store.transaction() as tx:
         tx.connection.execute(
             update(inbound_sources)
             .where(inbound_sources.c.name == name)
-            .values(scheme=scheme.value, secret=secret, previous_secret=None)
+            .values(
+                scheme=scheme.value,
+                secret=secret,
+                previous_secret=None,
+                previous_until=None,
+                processor=processor,
+            )
         )
+    _changed()
     log.info("inbound.source_updated", source=name, scheme=scheme.value)
     return load_sources(store)[name]
+
+
+def rotate_source_secret(
+    store: Store,
+    name: str,
+    *,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    secret: str | None = None,
+) -> Source:
+    """Give the source a new secret; the old one verifies too until `overlap` ends.
+
+    Returns the source with its new secret (show it once). Raises
+    `RecordNotFound` for an unknown source.
+    """
+    now = datetime.now(UTC)
+    with store.transaction() as tx:
+        row = tx.connection.execute(
+            select(inbound_sources).where(inbound_sources.c.name == name)
+        ).first()
+        if row is None:
+            raise RecordNotFound("inbound source", name)
+        scheme = Scheme(row.scheme)
+        if secret is None:
+            standard = scheme is Scheme.STANDARD
+            secret = new_secret() if standard else secrets.token_hex(32)
+        tx.connection.execute(
+            update(inbound_sources)
+            .where(inbound_sources.c.name == name)
+            .values(
+                secret=secret, previous_secret=row.secret, previous_until=now + overlap
+            )
+        )
+    _changed()
+    log.info("inbound.secret_rotated", source=name, overlap=str(overlap))
+    return load_sources(store)[name]
+
+
+def remove_source(store: Store, name: str) -> None:
+    """Forget a source: its requests are refused (404) from now on.
+
+    Its messages already accepted stay in the inbox and are still processed.
+    Raises `RecordNotFound` for an unknown source.
+    """
+    with store.transaction() as tx:
+        gone = tx.connection.execute(
+            delete(inbound_sources).where(inbound_sources.c.name == name)
+        ).rowcount
+    if not gone:
+        raise RecordNotFound("inbound source", name)
+    _changed()
+    log.info("inbound.source_removed", source=name)
 
 
 def load_sources(store: Store) -> dict[str, Source]:
     """Every source, by name."""
     with store.read() as tx:
         rows = tx.connection.execute(select(inbound_sources)).all()
-    return {
-        row.name: Source(
-            row.name,
-            Scheme(row.scheme),
-            row.secret,
-            row.previous_secret,
-            row.tolerance,
-            row.id_header,
-            row.signature_header,
-        )
-        for row in rows
-    }
+    return {row.name: _to_source(row) for row in rows}
+
+
+def _to_source(row: Any) -> Source:
+    return Source(
+        row.name,
+        Scheme(row.scheme),
+        row.secret,
+        row.previous_secret,
+        row.tolerance,
+        row.id_header,
+        row.signature_header,
+        processor=row.processor,
+        previous_until=_utc(row.previous_until),
+        created_at=_utc(row.created_at),
+    )
+
+
+def _utc(stamp: datetime | None) -> datetime | None:
+    # SQLite keeps no zone; every stamp here was written in UTC.
+    if stamp is None or stamp.tzinfo is not None:
+        return stamp
+    return stamp.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSummary:
+    """A source as an operator lists it: settings and inbox counts, no secret."""
+
+    name: str
+    scheme: Scheme
+    processor: str | None
+    tolerance: float
+    id_header: str | None
+    signature_header: str | None
+    created_at: datetime | None
+    previous_until: datetime | None
+    messages: dict[str, int]
+    last_received_at: datetime | None
+
+
+def summarise_sources(store: Store, name: str | None = None) -> list[SourceSummary]:
+    """Every source (or the one named), by name, with its messages by state.
+
+    The counts group the inbox by source and state: one pass over
+    `inbound_messages`, which keeps every message ever accepted.
+    """
+    query = select(inbound_sources).order_by(inbound_sources.c.name)
+    counts = select(
+        inbound_messages.c.source,
+        inbound_messages.c.status,
+        func.count(),
+        func.max(inbound_messages.c.received_at),
+    ).group_by(inbound_messages.c.source, inbound_messages.c.status)
+    if name is not None:
+        query = query.where(inbound_sources.c.name == name)
+        counts = counts.where(inbound_messages.c.source == name)
+    with store.read() as tx:
+        rows = tx.connection.execute(query).all()
+        tallies = tx.connection.execute(counts).all()
+    by_source: dict[str, dict[str, int]] = {}
+    last: dict[str, datetime] = {}
+    for source, status, count, latest in tallies:
+        by_source.setdefault(source, {})[status] = int(count)
+        latest = _utc(latest)
+        if latest is not None and (source not in last or latest > last[source]):
+            last[source] = latest
+    return [_summary(_to_source(row), by_source, last) for row in rows]
+
+
+def _summary(
+    source: Source, counts: dict[str, dict[str, int]], last: dict[str, datetime]
+) -> SourceSummary:
+    return SourceSummary(
+        name=source.name,
+        scheme=source.scheme,
+        processor=source.processor,
+        tolerance=source.tolerance,
+        id_header=source.id_header,
+        signature_header=source.signature_header,
+        created_at=source.created_at,
+        previous_until=source.previous_until,
+        messages=counts.get(source.name, {}),
+        last_received_at=last.get(source.name),
+    )
 
 
 # -- verification -------------------------------------------------------------
@@ -255,7 +517,10 @@ def verify(
 
 
 def _secrets(source: Source) -> list[str]:
-    return [s for s in (source.secret, source.previous_secret) if s]
+    until = source.previous_until
+    if source.previous_secret and (until is None or until > datetime.now(UTC)):
+        return [source.secret, source.previous_secret]
+    return [source.secret]
 
 
 def _verify_standard(
@@ -444,7 +709,7 @@ def _inbox_row(item: _Pending, now: datetime) -> dict[str, Any]:
         "body": item.body,
         "content_type": item.content_type,
         "received_at": now,
-        "status": "accepted",
+        "status": ACCEPTED_STATE,
     }
 
 
@@ -489,6 +754,7 @@ class InboundReceiver:
         self.sources_ttl = sources_ttl
         self._sources: dict[str, Source] = {}
         self._loaded = 0.0
+        self._generation = -1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -519,7 +785,7 @@ class InboundReceiver:
             headers = {
                 k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
             }
-            key = verify(source, body, headers, token)
+            key = await self._verify(source, body, headers, token)
             _validate(body, headers.get("content-type"))
         except Refused as refusal:
             label = name if source is not None else "unknown"
@@ -536,11 +802,43 @@ class InboundReceiver:
         return 202, {"status": "accepted", "id": inbox_id}
 
     async def _source(self, name: str) -> Source | None:
-        stale = time.monotonic() - self._loaded > self.sources_ttl
-        if stale or (name not in self._sources and time.monotonic() - self._loaded > 1):
-            self._sources = await asyncio.to_thread(load_sources, self.store)
-            self._loaded = time.monotonic()
+        since = time.monotonic() - self._loaded
+        if (
+            since > self.sources_ttl
+            or self._generation != _generation
+            or (name not in self._sources and since > 1)
+        ):
+            await self._reload()
         return self._sources.get(name)
+
+    async def _reload(self) -> None:
+        generation = _generation
+        self._sources = await asyncio.to_thread(load_sources, self.store)
+        self._loaded = time.monotonic()
+        self._generation = generation
+
+    async def _verify(
+        self, source: Source, body: bytes, headers: dict[str, str], token: str | None
+    ) -> str:
+        """`verify`, once more on fresh sources if it failed on cached ones.
+
+        A secret rotated in another process would otherwise be refused until
+        the cache expires; re-reading at most once a second bounds what a
+        stream of bad requests costs the database.
+        """
+        try:
+            return verify(source, body, headers, token)
+        except Refused as refusal:
+            if (
+                refusal.reason == "stale_timestamp"
+                or time.monotonic() - self._loaded <= 1
+            ):
+                raise
+        await self._reload()
+        fresh = self._sources.get(source.name)
+        if fresh is None:
+            raise Refused("unknown_source", 404)
+        return verify(fresh, body, headers, token)
 
 
 def _route(scope: Scope) -> tuple[str, str | None]:
@@ -581,14 +879,29 @@ Processor = Callable[[Transaction, InboundMessage], None]
 _processors: dict[str, Processor] = {}
 
 
-def register_processor(source: str, processor: Processor) -> None:
-    """Run `processor(tx, message)` for every accepted message of `source`."""
-    _processors[source] = processor
+class ProcessorMissing(PermanentError):
+    """A source is bound to a processor this worker does not run."""
+
+    def __init__(self, source: str, processor: str) -> None:
+        super().__init__(
+            f"source {source} is bound to the processor {processor}, which this "
+            "worker does not run; replay from a worker that runs it"
+        )
+        self.source = source
+        self.processor = processor
 
 
-def unregister_processor(source: str) -> None:
-    """Forget the processor of `source`, if any."""
-    _processors.pop(source, None)
+def register_processor(name: str, processor: Processor) -> None:
+    """Run `processor(tx, message)` in this worker for the messages of `name`.
+
+    `name` is a processor name sources are bound to, or a source's own name.
+    """
+    _processors[name] = processor
+
+
+def unregister_processor(name: str) -> None:
+    """Forget the processor registered under `name`, if any."""
+    _processors.pop(name, None)
 
 
 def reset_processors() -> None:
@@ -597,16 +910,28 @@ def reset_processors() -> None:
 
 
 def process_inbound(tx: Transaction, event: dict[str, Any]) -> None:
-    """Hand an accepted message to its source's processor, once."""
+    """Hand an accepted message to its source's processor, once; or forward it.
+
+    A message whose source has no processor is done once its event is out:
+    it is marked `forwarded`, not dead-lettered.
+    """
     inbox_id = event["data"]["inbound_id"]
     row = tx.connection.execute(
-        select(inbound_messages).where(inbound_messages.c.id == inbox_id)
+        select(inbound_messages, inbound_sources.c.processor)
+        .select_from(
+            inbound_messages.outerjoin(
+                inbound_sources, inbound_sources.c.name == inbound_messages.c.source
+            )
+        )
+        .where(inbound_messages.c.id == inbox_id)
     ).first()
     if row is None:
         raise RecordNotFound("inbound message", inbox_id)
-    processor = _processors.get(row.source)
+    processor = _processor_for(row.source, row.processor)
     if processor is None:
-        raise PermanentError(f"no processor is registered for source {row.source}")
+        _mark(tx, inbox_id, FORWARDED)
+        log.info("inbound.forwarded", source=row.source, inbound_id=inbox_id)
+        return
     received = row.received_at
     message = InboundMessage(
         row.id,
@@ -617,10 +942,24 @@ def process_inbound(tx: Transaction, event: dict[str, Any]) -> None:
         received if received.tzinfo else received.replace(tzinfo=UTC),
     )
     processor(tx, message)
+    _mark(tx, inbox_id, PROCESSED)
+
+
+def _processor_for(source: str, bound: str | None) -> Processor | None:
+    """The processor a source's messages go through here; None forwards them."""
+    if bound is None:
+        return _processors.get(source)
+    processor = _processors.get(bound)
+    if processor is None:
+        raise ProcessorMissing(source, bound)
+    return processor
+
+
+def _mark(tx: Transaction, inbox_id: str, state: str) -> None:
     tx.connection.execute(
         update(inbound_messages)
         .where(inbound_messages.c.id == inbox_id)
-        .values(status="processed", processed_at=datetime.now(UTC))
+        .values(status=state, processed_at=datetime.now(UTC))
     )
 
 

@@ -3,7 +3,8 @@
 Outbound: `webhook_endpoints` (URL, subscription, secrets, state), one
 `webhook_messages` row per (event, endpoint) holding the exact body and the
 retry schedule's state, and `webhook_attempts`, one row per HTTP attempt.
-Inbound: `inbound_sources` (scheme and secret per sender) and
+Inbound: `inbound_sources` (scheme, secret and processor per sender; the
+last two columns come from migration 0010) and
 `inbound_messages`, the durable inbox a verified request is written to before
 it is answered. They join the shared metadata so tests and Alembic see them.
 """
@@ -96,10 +97,15 @@ inbound_sources = Table(
     Column("scheme", String(20), nullable=False),
     Column("secret", Text, nullable=False),
     Column("previous_secret", Text),
+    # Migration 0010: the rotated secret verifies until then (None: no end).
+    Column("previous_until", Stamp),
     Column("tolerance", Float, nullable=False),
     Column("id_header", String(100)),
     Column("signature_header", String(100)),
     Column("created_at", Stamp, nullable=False),
+    # Migration 0010: the processor its messages go through; None forwards
+    # them as events only.
+    Column("processor", String(63)),
 )
 
 inbound_messages = Table(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tieline.api import create_app
 from tieline.connectors.odoo import OdooClient, OdooSync
-from tieline.connectors.odoo.webhooks import register_odoo_webhooks
+from tieline.connectors.odoo.webhooks import PROCESSOR, register_odoo_webhooks
 from tieline.delivery import Scheme, add_source, inbound_consumer
 from tieline.delivery.inbound import reset_processors
 from tieline.events import ConsumerWorker, SqlLogBus
@@ -192,3 +192,27 @@ def test_a_notification_for_a_model_not_applied_yet_is_dead_lettered(
             "PermanentError is permanent: "
             "Odoo webhooks for purchase.order are not applied yet"
         )
+
+
+def test_a_second_source_bound_to_the_odoo_processor_goes_through_it(
+    odoo: OdooTarget, store: Store, api: TestClient
+) -> None:
+    with odoo.client() as client:
+        # Given the hub's Odoo source, and a second one bound to its processor
+        # (as `tieline hooks add-source ... --processor odoo` makes it)
+        processor = register_odoo_webhooks(
+            "odoo-main", OdooSync(client, instance="main"), delay=0.0
+        )
+        add_source(store, "odoo-main", Scheme.TOKEN)
+        second = add_source(store, "odoo-rule-2", Scheme.TOKEN, processor=PROCESSOR)
+        vendor = _new_vendor(client, f"Hemlock Joinery {odoo.tag}")
+
+        # When Odoo notifies on the second source's URL
+        answer = api.post(f"/hooks/odoo-rule-2/{second.secret}", content=_body(vendor))
+        _process(store)
+
+        # Then the Odoo processor read and applied it
+        assert answer.status_code == 202
+        assert processor.reads == 1
+        assert _supplier_events(store) == ["tieline.supplier.created"]
+        assert list_dead_letters(store, DeadLetterFilter(consumer="inbound")) == []

@@ -8,6 +8,10 @@ prints (`<tieline>/hooks/odoo-<instance>/<token>`), with `write_date` among
 the fields sent (so that each change has its own body). `tieline serve`
 makes the source and registers this processor for it
 (`register_odoo_webhooks(source, sync)`) when the settings name an Odoo.
+The processor is declared as `odoo`, so another source can be bound to it
+(`tieline hooks add-source NAME --scheme token --processor odoo`, say for a
+second automation rule with a token of its own); a worker runs it when the
+settings name an Odoo.
 
 Odoo sends the body (`_model`, `_id`, `_action` and the chosen fields) from
 inside its transaction, before it commits, once, with a one-second timeout,
@@ -49,7 +53,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tieline.connectors.odoo._sync import OdooSync
-from tieline.delivery.inbound import InboundMessage, register_processor
+from tieline.delivery.inbound import (
+    InboundMessage,
+    declare_processor,
+    register_processor,
+)
 from tieline.errors import PermanentError, RetryableError, ValidationFailed
 from tieline.logging import get_logger
 from tieline.store import Transaction
@@ -60,6 +68,12 @@ log = get_logger(__name__)
 # room for a slow commit without making the change feel late.
 DEFAULT_DELAY = 2.0
 SUPPORTED_MODELS = ("res.partner",)
+PROCESSOR = "odoo"
+
+declare_processor(
+    PROCESSOR,
+    "reads the Odoo record a notification names and applies it as a pull does",
+)
 
 
 class NotYetDue(RetryableError):
@@ -143,14 +157,19 @@ def _target(message: InboundMessage) -> tuple[str, int]:
 def register_odoo_webhooks(
     source: str, sync: OdooSync, **options: Any
 ) -> OdooWebhookProcessor:
-    """Make `source`'s messages go through an `OdooWebhookProcessor` for `sync`."""
+    """Make `source`'s messages go through an `OdooWebhookProcessor` for `sync`.
+
+    Sources bound to the processor `odoo` use it too.
+    """
     processor = OdooWebhookProcessor(sync, **options)
     register_processor(source, processor)
+    register_processor(PROCESSOR, processor)
     return processor
 
 
 __all__ = [
     "DEFAULT_DELAY",
+    "PROCESSOR",
     "NotYetDue",
     "OdooWebhookProcessor",
     "RecordNotVisible",
