@@ -127,7 +127,7 @@ def test_a_breach_is_resolved_once_an_automatic_step_moves_on(flow: Flow) -> Non
 
 
 def test_sla_hours_are_whole_hours_or_refused_with_a_sentence() -> None:
-    shown = {"0.01": "0.01", "0": "0", '"48"': "'48'"}
+    shown = {"0.01": "0.01", "-1": "-1", '"48"': "'48'"}
     for value, as_read in shown.items():
         text = POLICY.replace(
             "requisition_approval = 24", f"requisition_approval = {value}"
@@ -136,6 +136,6 @@ def test_sla_hours_are_whole_hours_or_refused_with_a_sentence() -> None:
             parse_policies(text, source="workflows.toml")
         assert str(refused.value) == (
             f"workflows.toml: sla.requisition_approval = {as_read}: give the "
-            "target as a whole number of hours, at least 1 (e.g. "
+            "target as a whole number of hours, 0 or more (e.g. "
             "requisition_approval = 48)"
         )

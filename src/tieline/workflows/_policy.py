@@ -239,16 +239,18 @@ def parse_policies(text: str, *, source: str = "policy") -> PolicySet:
 
 
 def _sla_hours(step: str, value: Any, source: str) -> int:
-    """A step's target in whole hours, at least one; anything else is refused.
+    """A step's target in whole hours (0: due at once); anything else is refused.
 
     Whole hours, because a target is a working promise (48 hours to approve),
-    and a fraction (0.01 of an hour) is almost always a typing mistake.
+    and a fraction (0.01 of an hour) is almost always a typing mistake. Zero
+    is a real policy: a step that should already be done when it starts (a
+    payment release due on approval) is late from its first sweep.
     """
     whole = isinstance(value, int) and not isinstance(value, bool)
-    if not whole or value < 1:
+    if not whole or value < 0:
         raise ConfigurationError(
             f"{source}: sla.{step} = {value!r}: give the target as a whole number "
-            f"of hours, at least 1 (e.g. {step} = {SLA_DEFAULTS[step]})"
+            f"of hours, 0 or more (e.g. {step} = {SLA_DEFAULTS[step]})"
         )
     return int(value)
 

@@ -9,6 +9,8 @@ while that lane waits for the lock. `push_lock` bounds the row-lock wait to
 `sync.lock_wait` seconds (`lock_timeout`, for the push only); a wait cut
 short (SQLSTATE 55P03) becomes `BindingConflict`, a `RetryableError`, so the
 lock is released, the transaction rolls back and the work is retried.
+On SQLite the transaction is begun (its writer lock taken) before the push
+lock, the order every lane takes them in.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ def _bounded_lock_waits(tx: Transaction, seconds: float) -> Iterator[None]:
     """
     connection = tx.connection
     if connection.dialect.name != "postgresql":
+        # Begin the transaction before `sync.lock` is taken: on SQLite the
+        # first statement takes the writer lock, and a transaction that took
+        # `sync.lock` first could wait for the writer lock held by a lane
+        # that waits for `sync.lock` (seen between the periodic pull and
+        # the push consumer). Every lane takes the writer lock first.
+        connection.execute(text("SELECT 1"))
         yield
         return
     before = connection.execute(text("SELECT current_setting('lock_timeout')"))
