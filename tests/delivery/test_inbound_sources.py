@@ -123,7 +123,7 @@ class TestForwarding:
         assert list_dead_letters(store, DeadLetterFilter(consumer="inbound")) == []
         (event,) = received_events(store)
         assert event["data"]["source"] == "site-diary"
-        assert event["subject"] == "inbound/site-diary"
+        assert event["subject"] == f"inbound/site-diary/{event['data']['inbound_id']}"
 
     def test_an_endpoint_filtered_on_a_source_receives_only_that_sources_events(
         self, store: Store, client: TestClient, sink: Sink, secret: str

@@ -42,8 +42,8 @@ transaction:
 - a source with no bound processor uses one registered under its own name,
   if any (how `tieline serve` binds `odoo-<instance>`);
 - otherwise the message is *forwarded*: its `tieline.inbound.received`
-  event (data: `source`, `inbound_id`; subject `inbound/<source>`) is the
-  result. The message is marked `forwarded` and logged at info
+  event (data: `source`, `inbound_id`; subject `inbound/<source>/<inbound
+  id>`) is the result. The message is marked `forwarded` and logged at info
   (`inbound.forwarded`); outbound endpoints subscribed to that type, with the
   filter `source` to pick one sender, and other consumers route it. This is
   what a source added by `tieline hooks add-source` does unless bound.
@@ -717,7 +717,13 @@ def _event_row(row: dict[str, Any], correlation: str, now: datetime) -> dict[str
     event = CloudEvent(
         id=row["id"],
         type=RECEIVED_EVENT,
-        subject=f"inbound/{row['source']}",
+        # A subject per message, not per source: the backbone keeps one
+        # subject's events in order, so a message whose processing waits
+        # (an Odoo notification for a change Odoo then rolled back) would
+        # hold every later message of its source behind it. Senders give
+        # no order to keep: Odoo's processor reads the record's current
+        # state, and Standard Webhooks promises no ordering.
+        subject=f"inbound/{row['source']}/{row['id']}",
         data={"source": row["source"], "inbound_id": row["id"]},
         correlationid=correlation,
         time=now,

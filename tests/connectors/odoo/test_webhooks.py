@@ -216,3 +216,46 @@ def test_a_second_source_bound_to_the_odoo_processor_goes_through_it(
         assert processor.reads == 1
         assert _supplier_events(store) == ["tieline.supplier.created"]
         assert list_dead_letters(store, DeadLetterFilter(consumer="inbound")) == []
+
+
+def test_a_notification_odoo_rolled_back_holds_up_nothing_and_is_let_go(
+    odoo: OdooTarget,
+    store: Store,
+    api: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with odoo.client() as client:
+        sync = OdooSync(client, instance="main")
+        register_odoo_webhooks(
+            "odoo", sync, delay=0.0, not_visible_retry=0.05, give_up_after=0.5
+        )
+        source = add_source(store, "odoo", Scheme.TOKEN)
+        vendor = _new_vendor(client, f"Cedar Roofing {odoo.tag}")
+        # Given a notification for a partner Odoo never committed (it sends
+        # before it commits, and this change was rolled back), then one for a
+        # partner that exists
+        phantom = {**vendor, "id": 10**9, "name": f"Rolled Back {odoo.tag}"}
+        api.post(f"/hooks/odoo/{source.secret}", content=_body(phantom))
+        api.post(f"/hooks/odoo/{source.secret}", content=_body(vendor))
+
+        calls: list[tuple[int, bool]] = []
+        read_and_apply = sync.apply_partner
+
+        def noted(tx: Transaction, odoo_id: int) -> int | None:
+            applied = read_and_apply(tx, odoo_id)
+            calls.append((odoo_id, applied is not None))
+            return applied
+
+        monkeypatch.setattr(sync, "apply_partner", noted)
+
+        # When the inbound consumer works through both
+        _process(store)
+
+        # Then the real partner was applied while the phantom still waited,
+        # and the phantom was let go without a dead letter
+        applied_at = calls.index((vendor["id"], True))
+        phantom_tries = [i for i, call in enumerate(calls) if call[0] == 10**9]
+        assert len(phantom_tries) >= 2
+        assert applied_at < phantom_tries[-1]
+        assert _supplier_events(store) == ["tieline.supplier.created"]
+        assert list_dead_letters(store, DeadLetterFilter(consumer="inbound")) == []

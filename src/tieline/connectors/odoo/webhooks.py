@@ -27,8 +27,13 @@ once and drops byte-identical repeats; this processor, run later by the
    arrive close together collapse into one read;
 3. reads the record through the client; while Odoo does not show it yet (its
    transaction has not committed), raises `RecordNotVisible`, retried by the
-   backbone with backoff, and dead-lettered when it never appears (Odoo
-   rolled back);
+   backbone with backoff. When it still does not show `give_up_after`
+   seconds (45) after the message arrived, Odoo rolled the change back (it
+   sends the notification before it commits): the message is handled with
+   the info line `odoo.webhook.never_visible`, not dead-lettered. Nothing is
+   lost if Odoo was only slow: the periodic pull reads every record by
+   `write_date`. Each message is an event of its own subject, so one waiting
+   notification holds up no other;
 4. applies it through `OdooSync.apply_partner`, the code a pull uses, so the
    same change arriving by webhook and by pull is applied once (the second
    application finds the canonical record unchanged and emits nothing).
@@ -67,6 +72,11 @@ log = get_logger(__name__)
 # Odoo commits after its 1 s webhook timeout at the latest; two seconds leaves
 # room for a slow commit without making the change feel late.
 DEFAULT_DELAY = 2.0
+# A record still not visible this long after its notification was rolled back
+# in Odoo. Under the consumers' default retry policy (8 attempts, doubling from
+# 0.5 s, 20% jitter) the 8th attempt comes 51 s or more after the first, so
+# the message is let go before it could be dead-lettered.
+DEFAULT_GIVE_UP_AFTER = 45.0
 SUPPORTED_MODELS = ("res.partner",)
 PROCESSOR = "odoo"
 
@@ -93,10 +103,12 @@ class OdooWebhookProcessor:
         *,
         delay: float = DEFAULT_DELAY,
         not_visible_retry: float = 0.5,
+        give_up_after: float = DEFAULT_GIVE_UP_AFTER,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.sync = sync
         self.delay = delay
+        self.give_up_after = give_up_after
         self.not_visible_retry = not_visible_retry
         self.clock = clock or (lambda: datetime.now(UTC))
         self.reads = 0
@@ -118,6 +130,15 @@ class OdooWebhookProcessor:
             self.reads += 1
         changed = self.sync.apply_partner(tx, odoo_id)
         if changed is None:
+            waited = (now - message.received_at).total_seconds()
+            if waited >= self.give_up_after:
+                log.info(
+                    "odoo.webhook.never_visible",
+                    model=model,
+                    odoo_id=odoo_id,
+                    waited=round(waited, 1),
+                )
+                return
             raise RecordNotVisible(
                 f"Odoo does not show {model} {odoo_id} yet",
                 retry_after=self.not_visible_retry,
