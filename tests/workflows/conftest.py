@@ -21,11 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from tieline.connectors.odoo import OdooClient, OdooErp, OdooSync
+from tieline.demo import import_estate
 from tieline.events import Consumer, ConsumerWorker, SqlLogBus
 from tieline.model import (
     CanonicalRecord,
@@ -173,10 +175,11 @@ class Flow:
     project: Project
     supplier: Supplier
     currency: str = "USD"
+    policy: str = POLICY
     hub: Hub = field(init=False)
 
     def __post_init__(self) -> None:
-        self.hub = Hub(parse_policies(POLICY), clock=self.clock)
+        self.hub = Hub(parse_policies(self.policy), clock=self.clock)
 
     def save(self, *records: CanonicalRecord, actor: str = "import:test") -> None:
         """Save records as an import would."""
@@ -395,3 +398,38 @@ def odoo_flow(store: Store, odoo: OdooTarget) -> Iterator[OdooFlow]:  # noqa: F8
             client=client,
             tag=odoo.tag,
         )
+
+
+def build_example_estate(
+    store: Store,
+    runs_dir: Path,
+    policy: str,
+    erp: ErpGateway | None = None,
+    *,
+    entity: str = "LCL",
+    project: str = "RIV",
+    supplier_tax_id: str = "GB274553190",
+) -> Flow:
+    """Import the shipped example estate as `tieline demo` does; its flow.
+
+    The flow's legal entity, project and supplier are the estate's records
+    named by code (Larkfield Construction Ltd, Riverside, Castlegate
+    Concrete by default), costed in the project's currency.
+    """
+    import_estate(store, runs_dir=runs_dir)
+    with store.transaction() as tx:
+        (found_entity,) = [e for e in tx.list(LegalEntity) if e.code == entity]
+        (found_project,) = [p for p in tx.list(Project) if p.code == project]
+        (found_supplier,) = [
+            s for s in tx.list(Supplier) if s.tax_id == supplier_tax_id
+        ]
+    return Flow(
+        store,
+        Clock(),
+        erp or InMemoryErp(),
+        found_entity,
+        found_project,
+        found_supplier,
+        found_project.currency,
+        policy,
+    )
