@@ -433,3 +433,78 @@ def build_example_estate(
         found_project.currency,
         policy,
     )
+
+
+# The VAT rates on the estate's UBL files per legal entity: the standard
+# rate, and 0 for the reverse-charged subcontract valuations.
+ESTATE_VAT = {"LCL": (20, 0), "LCI": (23, 0)}
+
+
+def estate_company(client: OdooClient, entity: LegalEntity, tag: str) -> int:
+    """A company in Odoo for an estate's legal entity, in its currency.
+
+    Made over RPC, it has no chart of accounts; it gets the purchase and bank
+    journals and the purchase VAT a bill and its payment need. Its currency is
+    activated first (a new database keeps EUR and GBP inactive).
+    """
+    (currency,) = client.search(
+        "res.currency",
+        [("name", "=", entity.base_currency)],
+        context={"active_test": False},
+    )
+    client.write("res.currency", [currency], {"active": True})
+    company = client.create(
+        "res.company", {"name": f"{entity.name} {tag}", "currency_id": currency}
+    )
+    for kind, suffix in (("purchase", "B"), ("bank", "K")):
+        client.create(
+            "account.journal",
+            {
+                "name": f"{kind} {entity.code}",
+                "code": entity.code + suffix,
+                "type": kind,
+            },
+            context={"allowed_company_ids": [company]},
+        )
+    for rate in ESTATE_VAT[entity.code]:
+        client.create(
+            "account.tax",
+            {
+                "name": f"VAT {rate}% {entity.code}",
+                "amount": rate,
+                "amount_type": "percent",
+                "type_tax_use": "purchase",
+                "company_id": company,
+            },
+        )
+    return company
+
+
+def build_example_estate_in_odoo(
+    store: Store,
+    runs_dir: Path,
+    policy: str,
+    target: OdooTarget,
+    client: OdooClient,
+) -> OdooFlow:
+    """The example estate on the Odoo under test, each legal entity bound to a
+    company of its own currency; the flow's supplier is the estate's."""
+    sync = OdooSync(client, instance="main")
+    built = build_example_estate(store, runs_dir, policy, OdooErp(sync))
+    with store.transaction() as tx:
+        for entity in tx.list(LegalEntity):
+            sync.bind_legal_entity(
+                tx, entity, estate_company(client, entity, target.tag)
+            )
+    return OdooFlow(
+        store,
+        built.clock,
+        built.erp,
+        built.entity,
+        built.project,
+        built.supplier,
+        built.currency,
+        policy,
+        client=client,
+        tag=target.tag,
+    )

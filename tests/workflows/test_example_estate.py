@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -51,7 +53,16 @@ from tieline.workflows.invoices import sync_payments
 from tieline.workflows.people import approve, history, reject, tasks_for
 from tieline.workflows.valuations import release_retention
 
-from .conftest import START, Flow, build_example_estate, origin
+from ..connectors.odoo.conftest import OdooTarget, _versions
+from . import odoo_view
+from .conftest import (
+    START,
+    Flow,
+    OdooFlow,
+    build_example_estate,
+    build_example_estate_in_odoo,
+    origin,
+)
 from .helpers import receipt
 from .test_procure_to_pay import state_of
 
@@ -159,11 +170,16 @@ def _ubl(name: str) -> etree._Element:
     return etree.parse(str(_estate_file(name)), _PARSER).getroot()
 
 
-def _ubl_net(name: str) -> Decimal:
-    """An invoice's total without tax, as the supplier wrote it."""
-    found = _ubl(name).find("cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount", UBL)
+def _ubl_amount(name: str, total: str) -> Decimal:
+    """One of an invoice's totals (LegalMonetaryTotal), as the supplier wrote it."""
+    found = _ubl(name).find(f"cac:LegalMonetaryTotal/cbc:{total}", UBL)
     assert found is not None
     return D(str(found.text))
+
+
+def _ubl_net(name: str) -> Decimal:
+    """An invoice's total without tax."""
+    return _ubl_amount(name, "TaxExclusiveAmount")
 
 
 def _ubl_billed(name: str) -> dict[str, Decimal]:
@@ -457,22 +473,30 @@ def test_the_estate_invoices_are_approved_held_or_stopped_and_one_breaches(
         ("FPH-2201", "dir.dan")
     ]
 
-    # When finance releases CC-5001 and the ERP pays it
-    approve(flow.store, flow.hub, first.id, "odoo:ffay")
-    bill_ref = history(flow.store, first.id)[-2].comment
+    # When the PM approves the excavator's two weeks (a person's approval,
+    # recorded as theirs), finance releases it and the ERP pays it
+    approve(flow.store, flow.hub, counted.id, "odoo:ppat", "standing time agreed")
+    flow.drive()
+    approve(flow.store, flow.hub, counted.id, "odoo:ffay")
+    bill_ref = history(flow.store, counted.id)[-2].comment
     assert bill_ref is not None
-    flow.memory.pay(bill_ref, first.gross_total, date(2026, 3, 20), "PAY-T1")
+    gross = _ubl_amount("FPH-2201.xml", "PayableAmount")
+    flow.memory.pay(bill_ref, gross, date(2026, 3, 20), "PAY-T1")
     (payment,) = sync_payments(flow.store, flow.hub, flow.erp)
-    assert (payment.amount, payment.reference) == (first.gross_total, "PAY-T1")
-    assert _invoice(flow, "CC-5001", "35280.00").status is InvoiceStatus.PAID
+    assert (payment.amount, payment.reference) == (gross, "PAY-T1")
+    assert _invoice(flow, "FPH-2201", "18000.00").status is InvoiceStatus.PAID
 
     # Then on 02.20 the rejected CC-5002 and the stopped copy count nowhere:
-    # invoiced is CC-5001 less the credit note CN-0412; paid is the estate's
-    # PAY-LCL-0101 and this payment, both of CC-5001 (net, VAT 20 %)
-    invoiced = _ubl_net("CC-5001.xml") - _ubl_net("CN-0412.xml")
+    # invoiced is CC-5001 less the credit note CN-0412, paid the estate's
+    # PAY-LCL-0101 of CC-5001 (the report counts net of VAT); on 02.10
+    # FPH-2201 is invoiced and paid
     assert _totals(flow, "RIV", "02.20")[2:4] == (
-        invoiced,
-        2 * _ubl_net("CC-5001.xml"),
+        _ubl_net("CC-5001.xml") - _ubl_net("CN-0412.xml"),
+        _ubl_net("CC-5001.xml"),
+    )
+    assert _totals(flow, "RIV", "02.10")[2:4] == (
+        _ubl_net("FPH-2201.xml"),
+        _ubl_net("FPH-2201.xml"),
     )
 
 
@@ -584,3 +608,97 @@ def test_sc_riv_001_is_certified_capped_stopped_completed_and_released(
         D(r["allocated"]) for r in _rows("payments.csv") if r["invoice"] == "NSF-V01"
     )
     assert _totals(flow, "RIV", "03.10")[:4] == (committed, committed, invoiced, paid)
+
+
+# --- 1 and 3 through Odoo -----------------------------------------------------
+
+
+@pytest.fixture
+def estate_in_odoo(
+    store: Store, tmp_path: Path, odoo: OdooTarget
+) -> Iterator[OdooFlow]:
+    """The example estate on the Odoo under test, its events handled."""
+    if odoo.double is None:
+        pytest.skip("the estate's names carry no run tag: the double only")
+    with odoo.client() as client:
+        flow = build_example_estate_in_odoo(
+            store, tmp_path / "runs", POLICY, odoo, client
+        )
+        flow.drive()
+        yield flow
+
+
+def _pay(flow: OdooFlow, bill: dict[str, Any], on: date) -> None:
+    """Register Payment on a bill of the estate's company, as an accountant."""
+    (row,) = flow.odoo.read("account.move", [bill["id"]], ["company_id"])
+    context: dict[str, Any] = {
+        "active_model": "account.move",
+        "active_ids": [bill["id"]],
+        "allowed_company_ids": [row["company_id"][0]],
+    }
+    wizard = flow.odoo.create(
+        "account.payment.register", {"payment_date": on.isoformat()}, context=context
+    )
+    flow.odoo.call(
+        "account.payment.register", "action_create_payments", [wizard], context=context
+    )
+
+
+@pytest.mark.odoo
+@pytest.mark.parametrize("odoo", _versions()[:1], indirect=True)
+def test_in_odoo_a_requisition_is_a_confirmed_order_and_an_invoice_is_paid(
+    estate_in_odoo: OdooFlow,
+) -> None:
+    flow = estate_in_odoo
+    # Given the estate in Odoo: its approved orders of Castlegate confirmed
+    orders = odoo_view.orders(flow)
+    committed = sum((D(r["amount"]) for r in _order_lines("PO-RIV-001").values()), D(0))
+    assert orders["PO-RIV-001"]["state"] == "purchase"
+    assert odoo_view.money(flow, orders["PO-RIV-001"]["amount_untaxed"]) == committed
+
+    # When site asks for 40 m3 of concrete and the PM approves it in Odoo, and
+    # the director rejects 200 m3
+    flow.save(flow.requisition("REQ-RIV-01", ("1", "02.20", "40", "120.00")))
+    flow.save(flow.requisition("REQ-RIV-02", ("1", "02.20", "200", "120.00")))
+    flow.drive()
+    approve(flow.store, flow.hub, "REQ-RIV-01", "odoo:ppat")
+    reject(flow.store, flow.hub, "REQ-RIV-02", "odoo:ddan", "PO-RIV-001 covers it")
+    flow.drive()
+
+    # Then Odoo holds one confirmed order more, at 4 800, its line on
+    # Riverside's analytic account and cost code 02.20's
+    orders = odoo_view.orders(flow)
+    assert "PO-REQ-RIV-02" not in orders
+    po = orders["PO-REQ-RIV-01"]
+    assert (po["state"], odoo_view.money(flow, po["amount_untaxed"])) == (
+        "purchase",
+        D("4800.00"),
+    )
+    (line,) = flow.odoo.read(
+        "purchase.order.line", po["order_line"], ["analytic_distribution"]
+    )
+    ((key, share),) = line["analytic_distribution"].items()
+    accounts = flow.odoo.read(
+        "account.analytic.account", [int(a) for a in key.split(",")], ["code"]
+    )
+    assert sorted(str(a["code"]) for a in accounts) == ["02.20", "RIV"]
+    assert D(str(share)) == 100
+
+    # When CC-5002 (concrete at 124.00 on an order at 120.00) reaches the
+    # workflows, the PM accepts the price, finance releases it, Odoo pays it
+    priced = _hand_over(flow, "CC-5002", "46320.00")
+    approve(flow.store, flow.hub, priced.id, "odoo:ppat", "price rise agreed")
+    flow.drive()
+    bill = odoo_view.bills(flow)["CC-5002"]
+    payable = _ubl_amount("CC-5002.xml", "PayableAmount")
+    assert (bill["state"], odoo_view.money(flow, bill["amount_total"])) == (
+        "posted",
+        payable,
+    )
+    approve(flow.store, flow.hub, priced.id, "odoo:ffay")
+    _pay(flow, bill, date(2026, 3, 20))
+    (payment,) = sync_payments(flow.store, flow.hub, flow.erp)
+
+    # Then the payment Odoo made comes back, and the invoice is paid
+    assert (payment.amount, payment.paid_on) == (payable, date(2026, 3, 20))
+    assert _invoice(flow, "CC-5002", "46320.00").status is InvoiceStatus.PAID
