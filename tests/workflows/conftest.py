@@ -489,7 +489,10 @@ def build_example_estate_in_odoo(
 ) -> OdooFlow:
     """The example estate on the Odoo under test, each legal entity bound to a
     company of its own currency; the flow's supplier is the estate's."""
-    sync = OdooSync(client, instance="main")
+    # The estate's orders share suppliers, products and companies, so the
+    # workers' lanes wait on each other's binding rows (`_locks.push_lock`);
+    # a short wait keeps the test quick, the retry finds the other's row.
+    sync = OdooSync(client, instance="main", lock_wait=0.2)
     built = build_example_estate(store, runs_dir, policy, OdooErp(sync))
     with store.transaction() as tx:
         for entity in tx.list(LegalEntity):

@@ -47,7 +47,7 @@ from tieline.model import (
 )
 from tieline.reports import accruals, load_cost_report, read_cost_records
 from tieline.store import Store
-from tieline.store._schema import outbox
+from tieline.store._schema import dead_letters, outbox
 from tieline.workflows import TransitionRefused, list_exceptions, sweep
 from tieline.workflows.invoices import sync_payments
 from tieline.workflows.people import approve, history, reject, tasks_for
@@ -702,3 +702,24 @@ def test_in_odoo_a_requisition_is_a_confirmed_order_and_an_invoice_is_paid(
     # Then the payment Odoo made comes back, and the invoice is paid
     assert (payment.amount, payment.paid_on) == (payable, date(2026, 3, 20))
     assert _invoice(flow, "CC-5002", "46320.00").status is InvoiceStatus.PAID
+
+
+@pytest.mark.odoo
+@pytest.mark.parametrize("odoo", _versions()[:1], indirect=True)
+@pytest.mark.xfail(
+    reason="a final receipt pushed before an earlier partial one (which waited "
+    "for its order) cancels the backorder; the partial is dead-lettered and "
+    "Odoo never receives it (see the TODO in workflows/_consumers.py)",
+    strict=False,
+)
+def test_in_odoo_every_estate_delivery_is_received(
+    estate_in_odoo: OdooFlow,
+) -> None:
+    flow = estate_in_odoo
+    # Then no push was given up, and each of Castlegate's orders has in Odoo
+    # what receipts.csv says arrived (GRN-RIV-0001 and -0002 on PO-RIV-001)
+    with flow.store.engine.connect() as connection:
+        assert connection.execute(select(dead_letters.c.reason)).all() == []
+    received = _received_qty("PO-RIV-001")
+    lines = odoo_view.order_lines(flow, odoo_view.orders(flow)["PO-RIV-001"])
+    assert [line["qty_received"] for line in lines] == [received["1"], received["2"]]
