@@ -38,11 +38,8 @@ from tieline.model import (
     ClaimLine,
     ClaimStatus,
     Commitment,
-    CommitmentStatus,
     InvoiceStatus,
     ProgressClaim,
-    Requisition,
-    RequisitionStatus,
     SupplierInvoice,
 )
 from tieline.reports import accruals, load_cost_report, read_cost_records
@@ -249,79 +246,6 @@ def _totals(flow: Flow, project: str, cost_code: str) -> tuple[Decimal, ...]:
     (line,) = [x for x in report.lines if x.cost_code == cost_code]
     a = line.amounts
     return (a.committed, a.received, a.invoiced, a.paid, a.received_not_invoiced)
-
-
-# --- 1. requisition to order --------------------------------------------------
-
-
-def test_a_riverside_requisition_becomes_an_order_and_another_is_rejected(
-    estate: Flow,
-) -> None:
-    flow = estate
-    # Given two requisitions from site for Castlegate's concrete on 02.20:
-    # 40 m3 at the order's 120.00 (4 800: the PM's band) and 200 m3 (24 000:
-    # the director's)
-    flow.save(flow.requisition("REQ-RIV-01", ("1", "02.20", "40", "120.00")))
-    flow.save(flow.requisition("REQ-RIV-02", ("1", "02.20", "200", "120.00")))
-    flow.drive()
-    (small,) = tasks_for(flow.store, flow.hub, "pm.pat")
-    assert (small.document_ref, small.due_at) == (
-        "REQ-RIV-01",
-        START + timedelta(hours=24),
-    )
-    # (the director also has the estate's submitted revision and change order)
-    director = sorted(
-        (t.workflow, t.document_ref) for t in tasks_for(flow.store, flow.hub, "dir.dan")
-    )
-    assert director == [
-        ("budget_revision", "BR-DCK-01"),
-        ("change_order", "CO-SC-RIV-001-02"),
-        ("requisition", "REQ-RIV-02"),
-    ]
-
-    # When the PM approves the first from Odoo and the director rejects the
-    # second
-    approve(flow.store, flow.hub, "REQ-RIV-01", "odoo:ppat", "for the pile caps")
-    reject(flow.store, flow.hub, "REQ-RIV-02", "odoo:ddan", "PO-RIV-001 covers it")
-    flow.drive()
-
-    # Then the first is an approved commitment on Riverside, pushed to the ERP
-    order = _commitment(flow, "PO-REQ-RIV-01")
-    assert (
-        order.status,
-        order.currency,
-        sum((x.amount for x in order.lines), D(0)),
-    ) == (
-        CommitmentStatus.APPROVED,
-        "GBP",
-        40 * D("120.00"),
-    )
-    assert state_of(flow, "order", "PO-REQ-RIV-01") == "dispatched"
-    assert "push_purchase_order PO-REQ-RIV-01" in flow.memory.calls
-    # And the second ordered nothing; the history says who and why
-    with flow.store.transaction() as tx:
-        rejected = [r for r in tx.list(Requisition) if r.number == "REQ-RIV-02"]
-        numbers = {c.number for c in tx.list(Commitment)}
-    assert rejected[0].status is RequisitionStatus.REJECTED
-    assert "PO-REQ-RIV-02" not in numbers
-    last = history(flow.store, "REQ-RIV-02")[-1]
-    assert (last.to_state, last.actor, last.system, last.comment) == (
-        "rejected",
-        "dir.dan",
-        "odoo",
-        "PO-RIV-001 covers it",
-    )
-
-    # And Riverside's 02.20 commits the estate's PO-RIV-001 plus the new order
-    estate_02_20 = sum(
-        (
-            D(r["amount"])
-            for r in _rows("commitment_lines.csv")
-            if r["project_code"] == "RIV" and r["cost_code"] == "02.20"
-        ),
-        D(0),
-    )
-    assert _totals(flow, "RIV", "02.20")[0] == estate_02_20 + D("4800.00")
 
 
 # --- 2. order to receipt ------------------------------------------------------
@@ -610,7 +534,7 @@ def test_sc_riv_001_is_certified_capped_stopped_completed_and_released(
     assert _totals(flow, "RIV", "03.10")[:4] == (committed, committed, invoiced, paid)
 
 
-# --- 1 and 3 through Odoo -----------------------------------------------------
+# --- 1. requisition to order; 3. posting and payment: through Odoo ----------
 
 
 @pytest.fixture
@@ -661,6 +585,18 @@ def test_in_odoo_a_requisition_is_a_confirmed_order_and_an_invoice_is_paid(
     flow.save(flow.requisition("REQ-RIV-01", ("1", "02.20", "40", "120.00")))
     flow.save(flow.requisition("REQ-RIV-02", ("1", "02.20", "200", "120.00")))
     flow.drive()
+    (small,) = tasks_for(flow.store, flow.hub, "pm.pat")
+    assert (small.document_ref, small.due_at) == (
+        "REQ-RIV-01",
+        START + timedelta(hours=24),
+    )
+    # (the director also has the estate's submitted revision and change order)
+    director = tasks_for(flow.store, flow.hub, "dir.dan")
+    assert sorted((t.workflow, t.document_ref) for t in director) == [
+        ("budget_revision", "BR-DCK-01"),
+        ("change_order", "CO-SC-RIV-001-02"),
+        ("requisition", "REQ-RIV-02"),
+    ]
     approve(flow.store, flow.hub, "REQ-RIV-01", "odoo:ppat")
     reject(flow.store, flow.hub, "REQ-RIV-02", "odoo:ddan", "PO-RIV-001 covers it")
     flow.drive()
@@ -683,6 +619,16 @@ def test_in_odoo_a_requisition_is_a_confirmed_order_and_an_invoice_is_paid(
     )
     assert sorted(str(a["code"]) for a in accounts) == ["02.20", "RIV"]
     assert D(str(share)) == 100
+    # and the rejection ordered nothing; the history says who and why
+    last = history(flow.store, "REQ-RIV-02")[-1]
+    assert (last.to_state, last.actor, last.system, last.comment) == (
+        "rejected",
+        "dir.dan",
+        "odoo",
+        "PO-RIV-001 covers it",
+    )
+    # and the report's 02.20 commits the estate's PO-RIV-001 and the new order
+    assert _totals(flow, "RIV", "02.20")[0] == committed + D("4800.00")
 
     # When CC-5002 (concrete at 124.00 on an order at 120.00) reaches the
     # workflows, the PM accepts the price, finance releases it, Odoo pays it
