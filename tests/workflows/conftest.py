@@ -21,11 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from tieline.connectors.odoo import OdooClient, OdooErp, OdooSync
+from tieline.demo import import_estate
 from tieline.events import Consumer, ConsumerWorker, SqlLogBus
 from tieline.model import (
     CanonicalRecord,
@@ -173,10 +175,11 @@ class Flow:
     project: Project
     supplier: Supplier
     currency: str = "USD"
+    policy: str = POLICY
     hub: Hub = field(init=False)
 
     def __post_init__(self) -> None:
-        self.hub = Hub(parse_policies(POLICY), clock=self.clock)
+        self.hub = Hub(parse_policies(self.policy), clock=self.clock)
 
     def save(self, *records: CanonicalRecord, actor: str = "import:test") -> None:
         """Save records as an import would."""
@@ -395,3 +398,116 @@ def odoo_flow(store: Store, odoo: OdooTarget) -> Iterator[OdooFlow]:  # noqa: F8
             client=client,
             tag=odoo.tag,
         )
+
+
+def build_example_estate(
+    store: Store,
+    runs_dir: Path,
+    policy: str,
+    erp: ErpGateway | None = None,
+    *,
+    entity: str = "LCL",
+    project: str = "RIV",
+    supplier_tax_id: str = "GB274553190",
+) -> Flow:
+    """Import the shipped example estate as `tieline demo` does; its flow.
+
+    The flow's legal entity, project and supplier are the estate's records
+    named by code (Larkfield Construction Ltd, Riverside, Castlegate
+    Concrete by default), costed in the project's currency.
+    """
+    import_estate(store, runs_dir=runs_dir)
+    with store.transaction() as tx:
+        (found_entity,) = [e for e in tx.list(LegalEntity) if e.code == entity]
+        (found_project,) = [p for p in tx.list(Project) if p.code == project]
+        (found_supplier,) = [
+            s for s in tx.list(Supplier) if s.tax_id == supplier_tax_id
+        ]
+    return Flow(
+        store,
+        Clock(),
+        erp or InMemoryErp(),
+        found_entity,
+        found_project,
+        found_supplier,
+        found_project.currency,
+        policy,
+    )
+
+
+# The VAT rates on the estate's UBL files per legal entity: the standard
+# rate, and 0 for the reverse-charged subcontract valuations.
+ESTATE_VAT = {"LCL": (20, 0), "LCI": (23, 0)}
+
+
+def estate_company(client: OdooClient, entity: LegalEntity, tag: str) -> int:
+    """A company in Odoo for an estate's legal entity, in its currency.
+
+    Made over RPC, it has no chart of accounts; it gets the purchase and bank
+    journals and the purchase VAT a bill and its payment need. Its currency is
+    activated first (a new database keeps EUR and GBP inactive).
+    """
+    (currency,) = client.search(
+        "res.currency",
+        [("name", "=", entity.base_currency)],
+        context={"active_test": False},
+    )
+    client.write("res.currency", [currency], {"active": True})
+    company = client.create(
+        "res.company", {"name": f"{entity.name} {tag}", "currency_id": currency}
+    )
+    for kind, suffix in (("purchase", "B"), ("bank", "K")):
+        client.create(
+            "account.journal",
+            {
+                "name": f"{kind} {entity.code}",
+                "code": entity.code + suffix,
+                "type": kind,
+            },
+            context={"allowed_company_ids": [company]},
+        )
+    for rate in ESTATE_VAT[entity.code]:
+        client.create(
+            "account.tax",
+            {
+                "name": f"VAT {rate}% {entity.code}",
+                "amount": rate,
+                "amount_type": "percent",
+                "type_tax_use": "purchase",
+                "company_id": company,
+            },
+        )
+    return company
+
+
+def build_example_estate_in_odoo(
+    store: Store,
+    runs_dir: Path,
+    policy: str,
+    target: OdooTarget,
+    client: OdooClient,
+) -> OdooFlow:
+    """The example estate on the Odoo under test, each legal entity bound to a
+    company of its own currency; the flow's supplier is the estate's."""
+    # The estate's orders share suppliers, products and companies, so the
+    # workers' lanes wait on each other's binding rows (`_locks.push_lock`);
+    # a short wait keeps the test quick, the retry finds the other's row.
+    sync = OdooSync(client, instance="main", lock_wait=0.2)
+    built = build_example_estate(store, runs_dir, policy, OdooErp(sync))
+    with store.transaction() as tx:
+        for entity in tx.list(LegalEntity):
+            sync.bind_legal_entity(
+                tx, entity, estate_company(client, entity, target.tag)
+            )
+    return OdooFlow(
+        store,
+        built.clock,
+        built.erp,
+        built.entity,
+        built.project,
+        built.supplier,
+        built.currency,
+        policy,
+        client=client,
+        tag=target.tag,
+    )

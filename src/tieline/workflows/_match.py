@@ -17,6 +17,13 @@ For each invoice line, against the commitment line it names:
 The defaults (stated in `Tolerance`): quantity 0 %, price 2 %. The result
 lists every difference with what was expected, what was billed and what the
 tolerance allowed, so a person sees why the invoice came to them.
+
+TODO: a subcontract valuation sent as Peppol (the example estate's NSF-V02)
+bills each lump-sum line as quantity 1 at this period's value and deducts
+retention as a document allowance. The match reads those as price and
+quantity differences against the contract's 1 x full value, and the
+allowance as a line naming no order line, so such a valuation always waits
+for a person, although the intake finds it within what was certified.
 """
 
 from __future__ import annotations
