@@ -24,8 +24,10 @@ What the estate shows the workflows cannot do yet (TODOs where they are):
 its subcontract valuations (NSF-V01/V02: lump sums as quantity 1, retention
 as an allowance) never pass the three-way match (`_match`), so the payment
 paths use purchase-order invoices, and no invoice the estate's payment run
-settled is paid again; and a partial receipt pushed to Odoo after the final
-one is dead-lettered (`_consumers`; the last test, xfail).
+settled is paid again. The last test shows every estate delivery in Odoo:
+it found a final receipt pushed before a partial one that had waited for its
+order, which cancelled the backorder and lost the partial; a final receipt
+now waits for the partial ones of its order (`OdooSync.push_receipt`).
 """
 
 from __future__ import annotations
@@ -661,12 +663,6 @@ def test_in_odoo_a_requisition_is_a_confirmed_order_and_an_invoice_is_paid(
 
 @pytest.mark.odoo
 @pytest.mark.parametrize("odoo", _versions()[:1], indirect=True)
-@pytest.mark.xfail(
-    reason="a final receipt pushed before an earlier partial one (which waited "
-    "for its order) cancels the backorder; the partial is dead-lettered and "
-    "Odoo never receives it (see the TODO in workflows/_consumers.py)",
-    strict=False,
-)
 def test_in_odoo_every_estate_delivery_is_received(
     estate_in_odoo: OdooFlow,
 ) -> None:

@@ -120,12 +120,10 @@ def erp_handler(
             receipt = _record(tx, event, GoodsReceipt)
             if receipt is not None and receipt.status is ReceiptStatus.CONFIRMED:
                 commitment = tx.get(Commitment, receipt.commitment_id)
-                # TODO: receipts are pushed in the order their events are
-                # handled, not in the order of the deliveries. A partial one
-                # retried (its order was not in the ERP yet) after the final
-                # one was pushed finds the backorder cancelled and is
-                # dead-lettered, so the ERP never receives its quantities
-                # (seen on the example estate's PO-RIV-001 on PostgreSQL).
+                # Receipts are pushed in the order their events are handled,
+                # not of the deliveries; the gateway keeps a final receipt
+                # from closing the order before its partial ones
+                # (`OdooSync.push_receipt`).
                 if commitment is not None and not gateway.owns(commitment.origin):
                     gateway.push_receipt(tx, receipt)
         elif kind == "supplier_invoice":

@@ -72,6 +72,7 @@ from tieline.model import (
     InvoiceStatus,
     LegalEntity,
     Project,
+    ReceiptStatus,
     Supplier,
     SupplierStatus,
 )
@@ -462,13 +463,29 @@ class OdooSync:
 
     # Receipts.
     def push_receipt(self, tx: Transaction, receipt: GoodsReceipt) -> int:
-        """Validate the order's open receipt with the received quantities."""
+        """Validate the order's open receipt with the received quantities.
+
+        A final receipt waits (`RetryableError`) while a partial one of the
+        same order is confirmed in tieline but not in Odoo yet: validated
+        first, the final one would cancel the backorder, leaving the
+        partial one nothing to validate and Odoo short of its quantities.
+        Receipts are events of their own subjects, so their pushes may come
+        in any order (a partial one retried while its order was not in Odoo
+        yet, say).
+        """
         binder, adapter = self._tools(tx)
         order = binder.odoo_id("purchase.order", receipt.commitment_id)
         if order is None:
             raise RetryableError(
                 f"receipt {receipt.number}: its order is not in Odoo yet"
             )
+        if receipt.final:
+            waiting = self._partials_not_pushed(tx, binder, receipt)
+            if waiting:
+                raise RetryableError(
+                    f"final receipt {receipt.number} waits for "
+                    f"{', '.join(waiting)} of the same order to reach Odoo first"
+                )
         picking = self._receipt_picking(binder, adapter, receipt, order)
         (row,) = self.client.read("stock.picking", [picking], ["state", "move_ids"])
         if row["state"] in ("done", "cancel"):
@@ -476,6 +493,20 @@ class OdooSync:
         self._set_quantities(tx, receipt, row["move_ids"])
         self._validate(picking, final=receipt.final)
         return picking
+
+    def _partials_not_pushed(
+        self, tx: Transaction, binder: Binder, receipt: GoodsReceipt
+    ) -> list[str]:
+        # TODO: lists every receipt to find the order's; a store query by
+        # commitment would keep a final receipt's push cheap on a large store.
+        return sorted(
+            other.number
+            for other in tx.list(GoodsReceipt, status=ReceiptStatus.CONFIRMED.value)
+            if other.commitment_id == receipt.commitment_id
+            and other.id != receipt.id
+            and not other.final
+            and binder.odoo_id("stock.picking", other.id) is None
+        )
 
     def _receipt_picking(
         self, binder: Binder, adapter: Adapter, receipt: GoodsReceipt, order: int
