@@ -113,6 +113,7 @@ class OdooWebhookProcessor:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.reads = 0
         self._read_started: dict[tuple[str, int], datetime] = {}
+        self._record_locks: dict[tuple[str, int], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def __call__(self, tx: Transaction, message: InboundMessage) -> None:
@@ -123,6 +124,21 @@ class OdooWebhookProcessor:
         if now < due:
             wait = (due - now).total_seconds()
             raise NotYetDue(f"{model} {odoo_id}: read in {wait:.2f}s", retry_after=wait)
+        # One read of a record at a time in this process: messages are events
+        # of their own subjects, handled in parallel, and a burst's copies
+        # would otherwise all read at once. The one that waited then finds
+        # itself covered by the read that went first.
+        with self._record_lock(model, odoo_id):
+            self._read(tx, message, model, odoo_id, now)
+
+    def _read(
+        self,
+        tx: Transaction,
+        message: InboundMessage,
+        model: str,
+        odoo_id: int,
+        now: datetime,
+    ) -> None:
         if self._covered(model, odoo_id, message.received_at):
             log.debug("odoo.webhook.collapsed", model=model, odoo_id=odoo_id)
             return
@@ -148,6 +164,10 @@ class OdooWebhookProcessor:
         with self._lock:
             self._read_started[(model, odoo_id)] = now
         log.info("odoo.webhook.applied", model=model, odoo_id=odoo_id, changed=changed)
+
+    def _record_lock(self, model: str, odoo_id: int) -> threading.Lock:
+        with self._lock:
+            return self._record_locks.setdefault((model, odoo_id), threading.Lock())
 
     def _covered(self, model: str, odoo_id: int, received: datetime) -> bool:
         with self._lock:
