@@ -19,10 +19,13 @@ from tieline.workflows import (
     resolve_exception,
     sweep,
 )
+from tieline.workflows._consumers import erp_handler
 from tieline.workflows._sla import ExceptionClosed, get_exception
-from tieline.workflows.people import approve, tasks_for
+from tieline.workflows.people import approve, history, tasks_for
 
-from .conftest import POLICY, START, Flow
+from . import odoo_view
+from .conftest import POLICY, START, Flow, OdooFlow
+from .test_procure_to_pay import state_of
 
 
 def _event(store: Store, event_type: str) -> dict[str, object]:
@@ -124,6 +127,59 @@ def test_a_breach_is_resolved_once_an_automatic_step_moves_on(flow: Flow) -> Non
         assert list_exceptions(tx.connection) == []
         done = get_exception(tx.connection, late.id)
     assert done.resolved_by == "system:push_purchase_order"
+
+
+@pytest.mark.odoo
+def test_timers_and_workflows_survive_a_restart(odoo_flow: OdooFlow) -> None:
+    flow = odoo_flow
+    # Given a requisition waiting for approval, and the hub stopped
+    flow.save(flow.requisition("REQ-2", ("1", "03 30 00", "10", "45.00")))
+    flow.drive()
+    url = flow.store.url
+    flow.store.close()
+
+    # When the hub starts again on the same database, past the due time
+    flow.store = Store(url)
+    flow.clock.advance(hours=30)
+    (opened,) = sweep(flow.store, flow.hub)
+
+    # Then the persisted timer fired, and the workflow goes on from where it was
+    assert (opened.document_ref, opened.owner) == ("REQ-2", "dir.dan")
+    approve(flow.store, flow.hub, "REQ-2", "odoo:ppat")
+
+    # And a restart between approval and push loses nothing...
+    flow.store.close()
+    flow.store = Store(url)
+    flow.drive()
+    (po,) = odoo_view.orders(flow).values()
+    assert (po["origin"], po["state"]) == ("PO-REQ-2", "purchase")
+    assert state_of(flow, "order", "PO-REQ-2") == "dispatched"
+
+    # ...and after another restart, the order's event handled a second time
+    # (a replay from the dead letters, a worker that crashed before its
+    # inbox row committed) repeats nothing in Odoo or in the workflow
+    flow.store.close()
+    flow.store = Store(url)
+    handle = erp_handler(lambda: flow.hub, flow.erp)
+    created = _event(flow.store, "tieline.commitment.created")
+    with flow.store.transaction() as tx:
+        handle(tx, created)
+    flow.drive()
+    assert [o["origin"] for o in odoo_view.orders(flow).values()] == ["PO-REQ-2"]
+    assert [h.to_state for h in history(flow.store, "PO-REQ-2")] == [
+        "awaiting_dispatch",
+        "dispatched",
+    ]
+
+
+def test_a_step_that_moved_on_does_not_breach(flow: Flow) -> None:
+    flow.save(flow.requisition("REQ-3", ("1", "03 30 00", "10", "45.00")))
+    flow.drive()
+    approve(flow.store, flow.hub, "REQ-3", "odoo:ppat")
+    flow.clock.advance(hours=23)
+    flow.drive()  # pushed: the order's dispatch timer stops
+    flow.clock.advance(days=30)
+    assert sweep(flow.store, flow.hub) == []
 
 
 def test_sla_hours_are_whole_hours_or_refused_with_a_sentence() -> None:
