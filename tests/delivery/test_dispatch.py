@@ -17,6 +17,7 @@ from tieline.delivery import (
     create_endpoint,
     get_endpoint,
 )
+from tieline.delivery.dispatcher import release_leases
 from tieline.store import Store
 from tieline.store._schema import outbox
 from tieline.testing.waiting import wait_for
@@ -224,3 +225,26 @@ def test_a_stopping_dispatcher_gives_back_what_it_claimed_but_did_not_send(
 
 def _leased_by(store: Store, owner: str) -> int:
     return sum(1 for m in messages(store) if m["lease_owner"] == owner)
+
+
+def test_the_claims_of_a_dead_dispatcher_are_freed_for_the_next(
+    store: Store, sink: Sink, secret: str
+) -> None:
+    # Given messages claimed by a dispatcher that then died (a child process
+    # killed mid-delivery), and one claimed by a dispatcher still running
+    create_endpoint(store, sink.url("/ok"), secret=secret)
+    emit(store, 5)
+    fan_out(store)
+    dead = WebhookDispatcher(store, worker_id="dispatcher-dead")
+    alive = WebhookDispatcher(store, worker_id="dispatcher-alive")
+    assert len(dead.cycle([], 4)) == 4
+    assert len(alive.cycle([], 4)) == 1
+
+    # When its supervisor frees what the dead one held
+    freed = release_leases(store, "dispatcher-dead")
+
+    # Then those four can be claimed at once, and the live one keeps its own
+    assert freed == 4
+    owners = sorted(str(m["lease_owner"]) for m in messages(store))
+    assert owners == ["None"] * 4 + ["dispatcher-alive"]
+    assert len(WebhookDispatcher(store).cycle([], 10)) == 4

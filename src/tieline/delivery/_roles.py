@@ -17,7 +17,11 @@ dispatcher that sends the queued messages has a role of its own, `dispatcher`.
   what it has in flight), and also when the parent dies outright; when the
   child dies, the parent logs `dispatcher.process_exited` (error) and starts
   another after a pause that doubles up to a minute. What a dead child had
-  claimed is sent again, with the same `webhook-id`, once its leases run out.
+  claimed is freed at once (`dispatcher.leases_released`, info: count) and
+  sent again by the next child, with the same `webhook-id`; an attempt the
+  child was making when it died is not in the attempt log. A dispatcher
+  running in a process of its own (`--role dispatcher`) that dies has its
+  claims sent by another once their leases run out (five minutes).
 - An in-memory SQLite database cannot be shared with a child: there the
   dispatcher runs in a thread of the process.
 
@@ -38,7 +42,8 @@ from multiprocessing.synchronize import Event as ProcessEvent
 
 from sqlalchemy.engine import make_url
 
-from tieline.delivery.dispatcher import WebhookDispatcher
+from tieline._context import new_id
+from tieline.delivery.dispatcher import WebhookDispatcher, release_leases
 from tieline.logging import configure_logging, get_logger
 from tieline.settings import Settings
 from tieline.store import Store
@@ -110,9 +115,10 @@ class DispatcherProcess:
         delay = self.restart_delay
         while not stop.is_set():
             child_stop = self._context.Event()
+            worker_id = new_id()
             process = self._context.Process(
                 target=run_child,
-                args=(self.settings, self.database_url, child_stop),
+                args=(self.settings, self.database_url, child_stop, worker_id),
                 name="tieline-dispatcher",
                 daemon=True,
             )
@@ -130,8 +136,22 @@ class DispatcherProcess:
                 exitcode=process.exitcode,
                 restart_in=delay,
             )
+            self._release(worker_id)
             stop.wait(delay)
             delay = min(delay * 2, self.max_restart_delay)
+
+    def _release(self, worker_id: str) -> None:
+        # The child is dead: nothing it claimed is being sent any more.
+        try:
+            store = Store(self.database_url)
+            try:
+                count = release_leases(store, worker_id)
+            finally:
+                store.close()
+        except Exception:
+            log.exception("dispatcher.leases_not_released", worker_id=worker_id)
+            return
+        log.info("dispatcher.leases_released", count=count)
 
     def _stop(self, process: BaseProcess, child_stop: ProcessEvent) -> None:
         child_stop.set()
@@ -144,7 +164,12 @@ class DispatcherProcess:
             process.join()
 
 
-def run_child(settings: Settings, database_url: str, stop: ProcessEvent) -> None:
+def run_child(
+    settings: Settings,
+    database_url: str,
+    stop: ProcessEvent,
+    worker_id: str | None = None,
+) -> None:
     """The child's main: dispatch until `stop` is set or the parent is gone."""
     # Ctrl-C reaches the whole process group: the parent decides when the
     # child stops. A SIGTERM to the child alone stops it the orderly way.
@@ -153,7 +178,7 @@ def run_child(settings: Settings, database_url: str, stop: ProcessEvent) -> None
     signal.signal(signal.SIGTERM, lambda *_: local.set())
     configure_logging(settings)
     store = Store(database_url)
-    thread = WebhookDispatcher(store).start(local)
+    thread = WebhookDispatcher(store, worker_id=worker_id).start(local)
     parent = multiprocessing.parent_process()
     try:
         while not local.wait(0.5) and not stop.is_set():

@@ -147,6 +147,7 @@ class WebhookDispatcher:
         flush_interval: float = 0.02,
         lease_seconds: float = 300.0,
         disable_after: float = 86400.0,
+        worker_id: str | None = None,
     ) -> None:
         self.store = store
         self.schedule = schedule
@@ -157,7 +158,7 @@ class WebhookDispatcher:
         self.flush_interval = flush_interval
         self.lease_seconds = lease_seconds
         self.disable_after = disable_after
-        self.worker_id = new_id()
+        self.worker_id = worker_id or new_id()
         self.stats: Counter[str] = Counter()
         self._breakers: dict[str, CircuitBreaker] = {}
         self._buckets: dict[str, TokenBucket] = {}
@@ -687,3 +688,19 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def release_leases(store: Store, worker_id: str) -> int:
+    """Free the messages a dead dispatcher `worker_id` had claimed; how many.
+
+    Only for a dispatcher known to be dead (a child process that exited):
+    its claims would otherwise wait out their leases (five minutes) before
+    another dispatcher sends them, with the same `webhook-id`.
+    """
+    with store.transaction() as tx:
+        freed = tx.connection.execute(
+            update(webhook_messages)
+            .where(_M.lease_owner == worker_id, _M.status == PENDING)
+            .values(lease_owner=None, lease_until=None)
+        )
+    return int(freed.rowcount or 0)
