@@ -8,6 +8,7 @@ called once by the CLI; tests may call it again (it resets the handlers).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
@@ -24,6 +25,32 @@ def _redact_secrets(
         if any(marker in key.lower() for marker in _SECRET_KEYS):
             event_dict[key] = "***"
     return event_dict
+
+
+# A token in an inbound webhook's URL (`/hooks/<source>/<token>`), and query
+# parameters named like secrets.
+_HOOK_TOKEN = re.compile(r"^(/hooks/[^/?]+)/[^?]*")
+_SECRET_QUERY = re.compile(
+    r"([?&][^=&]*(?:token|secret|key|password|signature)[^=&]*=)[^&]*", re.I
+)
+
+
+class RedactAccessPaths(logging.Filter):
+    """Masks secrets in the request paths of uvicorn's access lines.
+
+    Senders that cannot sign (Odoo's webhook action) put their token in the
+    URL; uvicorn logs every request's path, so without this the token would
+    be in the log of every request, refused ones included.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the path argument; never drops the line."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = _HOOK_TOKEN.sub(r"\1/***", args[2])
+            path = _SECRET_QUERY.sub(r"\1***", path)
+            record.args = (*args[:2], path, *args[3:])
+        return True
 
 
 def configure_logging(settings: Settings) -> None:
@@ -60,6 +87,11 @@ def configure_logging(settings: Settings) -> None:
     # webhook's token; tieline's clients log their own calls at debug
     # (`odoo.call`, the dispatcher's delivery lines), secrets left out.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [
+        f for f in access.filters if not isinstance(f, RedactAccessPaths)
+    ]
+    access.addFilter(RedactAccessPaths())
     structlog.configure(
         # The level is checked first: below it, a line costs one comparison
         # instead of the whole chain (the dispatcher's per-message debug line

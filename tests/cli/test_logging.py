@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from tieline.logging import configure_logging
+from tieline.settings import Settings
 
 PROFILE = """
 name = "cost-codes"
@@ -63,3 +69,34 @@ def test_an_import_logs_json_lines_that_all_share_one_correlation_id(
         "import.finished",
     ]
     assert len({line["correlation_id"] for line in run_lines}) == 1
+
+
+def test_a_token_in_a_hooks_url_never_reaches_the_access_log(
+    capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    # Given logging as `serve` configures it (put back as it was after)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def put_back() -> None:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+    request.addfinalizer(put_back)
+    configure_logging(Settings(log_format="console"))
+
+    # When uvicorn logs requests carrying a source's token in the path, or a
+    # secret-looking query parameter
+    access = logging.getLogger("uvicorn.access")
+    line = '%s - "%s %s HTTP/%s" %d'
+    access.info(line, "127.0.0.1:5001", "POST", "/hooks/forms/tok3nS3cret", "1.1", 202)
+    access.info(
+        line, "127.0.0.1:5001", "GET", "/v1/x?api_key=k3ySecret&a=1", "1.1", 401
+    )
+
+    # Then neither secret is in the log, and the rest of each line is
+    err = capsys.readouterr().err
+    assert "tok3nS3cret" not in err
+    assert "k3ySecret" not in err
+    assert "POST /hooks/forms/*** HTTP/1.1" in err
+    assert "GET /v1/x?api_key=***&a=1 HTTP/1.1" in err
