@@ -16,6 +16,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -41,6 +42,8 @@ class Received:
     taken_events: dict[str, list[str]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    # path -> the `data` of each event taken, in the order taken
+    taken_data: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     unverified: int = 0
 
 
@@ -154,6 +157,7 @@ class Sink:
             if webhook_id not in self.seen.taken[path]:
                 self.seen.taken[path].add(webhook_id)
                 self.seen.taken_events[path].append(event["id"])
+                self.seen.taken_data[path].append(event.get("data"))
 
 
 async def _read_request(

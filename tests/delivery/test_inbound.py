@@ -225,8 +225,11 @@ def test_the_token_may_come_in_a_header_and_bad_json_is_refused_after_it(
 
     ok = client.post("/hooks/field", content=b'{"n": 1}', headers=headers)
     broken = client.post("/hooks/field", content=b'{"n": ', headers=headers)
+    not_a_number = client.post("/hooks/field", content=b'{"n": NaN}', headers=headers)
+    too_deep = client.post("/hooks/field", content=b"[" * 100_000, headers=headers)
 
     assert (ok.status_code, broken.status_code) == (202, 400)
+    assert (not_a_number.status_code, too_deep.status_code) == (400, 400)
     assert len(_stored(store)) == 1
 
 

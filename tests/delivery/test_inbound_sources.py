@@ -123,6 +123,7 @@ class TestForwarding:
         assert list_dead_letters(store, DeadLetterFilter(consumer="inbound")) == []
         (event,) = received_events(store)
         assert event["data"]["source"] == "site-diary"
+        assert event["data"]["body"] == json.loads(BODY)
         assert event["subject"] == f"inbound/site-diary/{event['data']['inbound_id']}"
 
     def test_an_endpoint_filtered_on_a_source_receives_only_that_sources_events(
@@ -160,6 +161,8 @@ class TestForwarding:
         assert [a.status_code for a in answers] == [202, 202]
         diary_id = answers[0].json()["id"]
         assert sink.seen.taken_events["/diary"] == [diary_id]
+        (data,) = sink.seen.taken_data["/diary"]
+        assert data["body"] == json.loads(BODY)
         assert states(store) == {
             "site-diary": "forwarded",
             "supplier-portal": "forwarded",

@@ -42,11 +42,13 @@ transaction:
 - a source with no bound processor uses one registered under its own name,
   if any (how `tieline serve` binds `odoo-<instance>`);
 - otherwise the message is *forwarded*: its `tieline.inbound.received`
-  event (data: `source`, `inbound_id`; subject `inbound/<source>/<inbound
-  id>`) is the result. The message is marked `forwarded` and logged at info
-  (`inbound.forwarded`); outbound endpoints subscribed to that type, with the
-  filter `source` to pick one sender, and other consumers route it. This is
-  what a source added by `tieline hooks add-source` does unless bound.
+  event (data: `source`, `inbound_id` and the body: `body` for JSON,
+  `body_base64` otherwise, only `body_size` above 256 KiB; subject
+  `inbound/<source>/<inbound id>`) is the result. The message is marked
+  `forwarded` and logged at info (`inbound.forwarded`); outbound endpoints
+  subscribed to that type, with the filter `source` to pick one sender, and
+  other consumers route it. This is what a source added by
+  `tieline hooks add-source` does unless bound.
 
 Sources are managed with `tieline hooks add-source|sources|rotate-secret|
 remove-source` or the `/v1/inbound-sources` routes. Rotating a secret keeps
@@ -77,6 +79,7 @@ body identical to an earlier one, which is dropped as a duplicate; include
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -117,6 +120,8 @@ log = get_logger(__name__)
 RECEIVED_EVENT = "tieline.inbound.received"
 CONSUMER_NAME = "inbound"
 MAX_BODY = 1 << 20
+# Bodies up to this size travel in their `tieline.inbound.received` event.
+EVENT_BODY_LIMIT = 256 << 10
 # Inbox states: waiting, done by a processor, or forwarded as its event only.
 ACCEPTED_STATE, PROCESSED, FORWARDED = "accepted", "processed", "forwarded"
 DEFAULT_OVERLAP = timedelta(hours=24)
@@ -724,7 +729,11 @@ def _event_row(row: dict[str, Any], correlation: str, now: datetime) -> dict[str
         # no order to keep: Odoo's processor reads the record's current
         # state, and Standard Webhooks promises no ordering.
         subject=f"inbound/{row['source']}/{row['id']}",
-        data={"source": row["source"], "inbound_id": row["id"]},
+        data={
+            "source": row["source"],
+            "inbound_id": row["id"],
+            **_body_fields(row["body"], row["content_type"]),
+        },
         correlationid=correlation,
         time=now,
     )
@@ -871,12 +880,43 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 
 def _validate(body: bytes, content_type: str | None) -> None:
-    """A JSON body must parse; checked only after the signature held."""
-    if content_type is None or "json" in content_type:
+    """A JSON body must parse; checked only after the signature held.
+
+    Strict JSON: `NaN` and `Infinity` (which Python's parser takes) are
+    refused, and so is nesting deeper than the parser can follow (a
+    `RecursionError`, which was a 500 a sender would retry for ever).
+    """
+    if _is_json(content_type):
         try:
-            json.loads(body)
-        except ValueError as err:
+            _parse(body)
+        except (ValueError, RecursionError) as err:
             raise Refused("not_json", 400) from err
+
+
+def _is_json(content_type: str | None) -> bool:
+    return content_type is None or "json" in content_type
+
+
+def _parse(body: bytes) -> Any:
+    return json.loads(body, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _body_fields(body: bytes, content_type: str | None) -> dict[str, Any]:
+    """The message's body as its event carries it, or why it does not.
+
+    A subscriber (an outbound endpoint, a consumer) gets what the sender
+    sent without another call: JSON as JSON, anything else in base64. A
+    body over `EVENT_BODY_LIMIT` stays in the inbox only (`body_size`).
+    """
+    if len(body) > EVENT_BODY_LIMIT:
+        return {"body_size": len(body)}
+    if _is_json(content_type):
+        return {"body": _parse(body)}
+    return {"body_base64": base64.b64encode(body).decode("ascii")}
 
 
 # -- the consumer that does the work ------------------------------------------
