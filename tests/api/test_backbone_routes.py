@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from tieline.delivery import Scheme, add_source
 from tieline.delivery.signing import message_id
 from tieline.events import deadletters, parking
 from tieline.events._inbox import handle_once
@@ -111,6 +112,7 @@ def test_every_backbone_route_gives_each_role_exactly_its_permissions(
         hub.client.get("/v1/dead-letters", headers=headers),
         hub.client.get(f"/v1/dead-letters/{letter}", headers=headers),
         hub.client.get("/v1/parked-retries", headers=headers),
+        hub.client.get("/v1/metrics", headers=headers),
         hub.client.get("/v1/webhook-endpoints", headers=headers),
         hub.client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=headers),
         hub.client.get(
@@ -135,11 +137,11 @@ def test_every_backbone_route_gives_each_role_exactly_its_permissions(
             f"{path}/recover", headers=headers, json={"since": "2026-01-01T00:00:00Z"}
         ),
     ]
-    assert [r.status_code for r in reads] == [200 if role in READERS else 403] * 10
+    assert [r.status_code for r in reads] == [200 if role in READERS else 403] * 11
     wanted = [200, 201, 200, 200, 200, 200, 200] if role in WRITERS else [403] * 7
     assert [r.status_code for r in writes] == wanted
     refusals = [a for a in _actions(hub) if a[0] == "permission.refused"]
-    assert len(refusals) == wanted.count(403) + (0 if role in READERS else 10)
+    assert len(refusals) == wanted.count(403) + (0 if role in READERS else 11)
 
 
 def test_an_operator_of_one_entity_only_is_refused_the_backbone(
@@ -396,3 +398,26 @@ def test_disable_holds_and_enable_resumes_an_endpoint(hub: Any, estate: Any) -> 
     assert on.json()["queued"] == 0
     missing = hub.client.post("/v1/webhook-endpoints/nope/enable", headers=headers)
     assert missing.status_code == 404
+
+
+def test_refused_inbound_requests_are_counted_in_the_metrics(hub: Any) -> None:
+    # Given a source, and a request to it with the wrong token
+    source = add_source(hub.store, "metered-portal", Scheme.TOKEN)
+    refused = hub.client.post("/hooks/metered-portal/not-the-token", content=b"{}")
+    accepted = hub.client.post(f"/hooks/metered-portal/{source.secret}", content=b"{}")
+    headers = hub.caller("auditor", (Role.AUDITOR, "*", None))
+
+    # When the metrics are read
+    answer = hub.client.get("/v1/metrics", headers=headers)
+
+    # Then the refusal and the acceptance are counted by source and reason,
+    # and the token is nowhere in them
+    assert (refused.status_code, accepted.status_code) == (401, 202)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    text = answer.text
+    assert (
+        'tieline_inbound_refused_total{reason="bad_token",source="metered-portal"} 1.0'
+    ) in text
+    assert 'tieline_inbound_accepted_total{source="metered-portal"} 1.0' in text
+    assert source.secret not in text

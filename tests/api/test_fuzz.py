@@ -34,8 +34,8 @@ EXAMPLES_PER_OPERATION = 15
 # 4, parked retries 1, webhook endpoints 7, workflow actions 4, exceptions 5,
 # requisitions (submit, read) 2, webhook messages (an endpoint's list, read,
 # attempts, resend, an endpoint's recover) 5; project closeout (checklist,
-# close) and retention release 3; inbound sources 5.
-OPERATIONS = 13 * 4 + 12 + 1 + 2 + 4 + 1 + 7 + 4 + 5 + 2 + 5 + 3 + 5
+# close) and retention release 3; inbound sources 5; metrics 1.
+OPERATIONS = 13 * 4 + 12 + 1 + 2 + 4 + 1 + 7 + 4 + 5 + 2 + 5 + 3 + 5 + 1
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -1,4 +1,5 @@
-"""Routes over the backbone: the outbox's events, dead letters, parked retries.
+"""Routes over the backbone: the outbox's events, dead letters, parked retries,
+and the process's metrics.
 
 Integration operators and admins read and act; auditors read only; every
 other role, partners included, is refused (see `_access`). Lists page with
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Column, Select, select, update
 
@@ -331,6 +334,33 @@ def list_parked(request: Request, caller: Caller) -> ParkedList:
             )
             for summary in parking.summarise(context.store)
         ]
+    )
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    tags=["events"],
+    summary="This process's counters in Prometheus' text format",
+    operation_id="read_metrics",
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        **problem_responses(401, 403, 429),
+    },
+)
+def read_metrics(request: Request, caller: Caller) -> PlainTextResponse:
+    """Counters of the process that answers: inbound webhooks accepted,
+    answered as duplicates and refused (by source and reason), and the rest
+    of what the process registers.
+
+    Scraped with a key of an integration operator or auditor (Prometheus'
+    `authorization` setting). Each process counts its own: scrape every API
+    process of a deployment.
+    """
+    context = api_context(request)
+    require_backbone(context, request, caller, write=False, target="metrics")
+    return PlainTextResponse(
+        generate_latest().decode("utf-8"), media_type=CONTENT_TYPE_LATEST
     )
 
 
