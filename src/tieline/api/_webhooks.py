@@ -324,7 +324,9 @@ def _matches(if_match: str | None, current: str) -> None:
             "send If-Match with the ETag you read, so no change is overwritten unseen",
             errors=[FieldError(field="If-Match", message="required")],
         )
-    if current not in {tag.strip() for tag in if_match.split(",")}:
+    tags = {tag.strip() for tag in if_match.split(",")}
+    # `*`: whatever is current (RFC 9110, 13.1.1), as the records' routes take it.
+    if "*" not in tags and current not in tags:
         raise Problem(
             412,
             f"the endpoint changed since you read it (now {current})",
