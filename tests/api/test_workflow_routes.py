@@ -152,6 +152,13 @@ def test_the_assigned_person_sees_the_task_and_approves_it(people: People) -> No
     ]
     left = people.client.get("/v1/tasks", headers=pat).json()["items"]
     assert [t["document_ref"] for t in left] == ["REQ-6"]
+    # and the order it raised has a history of its own, which no one decides
+    order = "/v1/documents/order/PO-REQ-5"
+    steps = people.client.get(f"{order}/history", headers=pat)
+    assert steps.status_code == 200, steps.text
+    assert [h["to_state"] for h in steps.json()["items"]][:1] == ["awaiting_dispatch"]
+    undecidable = people.client.post(f"{order}/approve", headers=pat, json={})
+    assert undecidable.status_code == 409, undecidable.text
 
 
 def test_a_service_identity_can_never_approve(people: People) -> None:

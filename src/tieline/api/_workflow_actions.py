@@ -68,9 +68,11 @@ WORKFLOWS = (
     "claim",
     "budget_revision",
     "change_order",
-    # Decided by their own actions (`_closeout`); listed for their history.
+    # Decided by their own actions (`_closeout`), or moved by the ERP and
+    # receipts (an order); listed for their history.
     "closeout",
     "subcontract",
+    "order",
 )
 Workflow = Annotated[str, Path(pattern="^(" + "|".join(WORKFLOWS) + ")$")]
 DocumentId = Annotated[str, Path(min_length=1, max_length=100)]
