@@ -12,18 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tieline.api import create_app
 from tieline.governance import Role
 from tieline.model import LegalEntity
-from tieline.settings import Settings
 from tieline.store import Store
 from tieline.workflows import sweep
 
 from ..workflows.conftest import Flow, build_estate
-from .test_authentication import AUDIENCE, ISSUER, idp
-from .test_workflow_routes import People
+from .test_authentication import idp
+from .test_workflow_routes import People, serve_people
 
 __all__ = ["idp"]
 
@@ -49,16 +46,7 @@ def flow(store: Store) -> Flow:
 def people(
     store: Store, flow: Flow, tmp_path: Path, idp: dict[str, Any]
 ) -> Iterator[People]:
-    settings = Settings(
-        data_dir=tmp_path / "var",
-        oidc_issuer=ISSUER,
-        oidc_audience=AUDIENCE,
-        oidc_jwks=str(idp["jwks"]),
-    )
-    app = create_app(store, settings=settings)
-    app.state.workflow_hub = flow.hub
-    with TestClient(app) as client:
-        yield People(store, client, idp)
+    yield from serve_people(store, flow, tmp_path, idp)
 
 
 def _ids(people: People, headers: dict[str, str], query: str = "") -> dict[str, int]:

@@ -14,19 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tieline.api import create_app
 from tieline.governance import Role
 from tieline.governance._schema import audit_log
 from tieline.model import ClaimLine, Commitment, ProgressClaim, Project
-from tieline.settings import Settings
 from tieline.store import Store
 
 from ..workflows.conftest import Flow, build_estate, origin
-from .test_authentication import AUDIENCE, ISSUER, idp
-from .test_workflow_routes import People
+from .test_authentication import idp
+from .test_workflow_routes import People, serve_people
 
 __all__ = ["idp"]
 
@@ -64,16 +61,7 @@ def people(
     store: Store, flow: Flow, tmp_path: Path, idp: dict[str, Any]
 ) -> Iterator[People]:
     """The API over the flow's store, accepting the test provider's tokens."""
-    settings = Settings(
-        data_dir=tmp_path / "var",
-        oidc_issuer=ISSUER,
-        oidc_audience=AUDIENCE,
-        oidc_jwks=str(idp["jwks"]),
-    )
-    app = create_app(store, settings=settings)
-    app.state.workflow_hub = flow.hub
-    with TestClient(app) as client:
-        yield People(store, client, idp)
+    yield from serve_people(store, flow, tmp_path, idp)
 
 
 def _ids(flow: Flow) -> tuple[str, str]:

@@ -101,6 +101,23 @@ class People:
             return [row.target for row in rows]
 
 
+def serve_people(
+    store: Store, flow: Flow, tmp_path: Path, idp: dict[str, Any]
+) -> Iterator[People]:
+    """The API over `store` with the flow's workflows, taking the test
+    provider's tokens; the body of each module's `people` fixture."""
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        oidc_issuer=ISSUER,
+        oidc_audience=AUDIENCE,
+        oidc_jwks=str(idp["jwks"]),
+    )
+    app = create_app(store, settings=settings)
+    app.state.workflow_hub = flow.hub
+    with TestClient(app) as client:
+        yield People(store, client, idp)
+
+
 @pytest.fixture
 def flow(store: Store) -> Flow:
     """The workflow estate, with REQ-5 (450.00) waiting for pm.pat."""
@@ -116,16 +133,7 @@ def people(
     store: Store, flow: Flow, tmp_path: Path, idp: dict[str, Any]
 ) -> Iterator[People]:
     """The API over the flow's store, accepting the test provider's tokens."""
-    settings = Settings(
-        data_dir=tmp_path / "var",
-        oidc_issuer=ISSUER,
-        oidc_audience=AUDIENCE,
-        oidc_jwks=str(idp["jwks"]),
-    )
-    app = create_app(store, settings=settings)
-    app.state.workflow_hub = flow.hub
-    with TestClient(app) as client:
-        yield People(store, client, idp)
+    yield from serve_people(store, flow, tmp_path, idp)
 
 
 def test_the_assigned_person_sees_the_task_and_approves_it(people: People) -> None:

@@ -11,6 +11,8 @@ grant `*`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 
 from tieline.api._auth import ApiContext, client_address
@@ -21,6 +23,26 @@ from tieline.governance.roles import ALL_ENTITIES, Role, Scope
 # Who runs the backbone, and who may only look at it.
 BACKBONE_WRITERS = frozenset({Role.INTEGRATION_OPERATOR, Role.ADMIN})
 BACKBONE_READERS = BACKBONE_WRITERS | {Role.AUDITOR}
+
+
+def audit_write(
+    context: ApiContext,
+    request: Request,
+    caller: Principal,
+    *,
+    action: str,
+    target: str,
+    details: dict[str, Any],
+) -> None:
+    """Audit a change the caller made (a route's own transaction has committed)."""
+    context.governance.audit.record(
+        context.store,
+        actor=caller.actor,
+        action=action,
+        target=target,
+        source=client_address(request),
+        details=details,
+    )
 
 
 def refuse(

@@ -24,8 +24,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from tieline.api._access import refuse
-from tieline.api._auth import ApiContext, Caller, api_context, client_address
+from tieline.api._access import audit_write, refuse
+from tieline.api._auth import ApiContext, Caller, api_context
 from tieline.api._problems import FieldError, Problem, problem_responses
 from tieline.api._workflow_actions import (
     DECIDERS,
@@ -291,11 +291,11 @@ def _audit(
     result: str,
 ) -> None:
     # The workflow commits in its own transaction; the entry follows it.
-    context.governance.audit.record(
-        context.store,
-        actor=caller.actor,
+    audit_write(
+        context,
+        request,
+        caller,
         action=action,
         target=target,
-        source=client_address(request),
         details={"person": person, "result": result},
     )

@@ -23,8 +23,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from tieline.api._access import refuse
-from tieline.api._auth import ApiContext, Caller, api_context, client_address
+from tieline.api._access import audit_write, refuse
+from tieline.api._auth import ApiContext, Caller, api_context
 from tieline.api._problems import FieldError, Problem, problem_responses
 from tieline.api._workflow_actions import (
     DECIDERS,
@@ -264,12 +264,12 @@ def _settle(
         raise Problem(409, str(err)) from err
     except NoteRequired as err:
         raise Problem(422, str(err)) from err
-    context.governance.audit.record(
-        context.store,
-        actor=caller.actor,
+    audit_write(
+        context,
+        request,
+        caller,
         action=f"exception.{action}",
         target=f"exception:{exception_id}",
-        source=client_address(request),
         details={"owner": done.owner, "status": done.status},
     )
     return _out(context, done)

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Imported for what it declares: the processor `odoo` a source may be bound to.
 import tieline.connectors.odoo.webhooks  # noqa: F401
-from tieline.api._access import require_backbone
-from tieline.api._auth import ApiContext, Caller, api_context, client_address
+from tieline.api._access import audit_write, require_backbone
+from tieline.api._auth import ApiContext, Caller, api_context
 from tieline.api._problems import FieldError, Problem, problem_responses
+from tieline.api._webhooks import RotateIn
 from tieline.delivery import inbound
 from tieline.errors import RecordNotFound
 from tieline.governance.identities import Principal
@@ -76,14 +77,6 @@ class SourceList(BaseModel):
     items: list[SourceOut]
 
 
-class RotateIn(BaseModel):
-    """How long the previous secret keeps verifying after rotation."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    overlap_hours: int = Field(default=24, ge=0, le=24 * 30)
-
-
 class SecretOut(BaseModel):
     """The new secret, shown this once, and until when the old one verifies."""
 
@@ -123,12 +116,12 @@ def _audit(
     name: str,
     details: dict[str, Any],
 ) -> None:
-    context.governance.audit.record(
-        context.store,
-        actor=caller.actor,
+    audit_write(
+        context,
+        request,
+        caller,
         action=action,
         target=f"inbound_source:{name}",
-        source=client_address(request),
         details=details,
     )
 

@@ -24,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from sqlalchemy import select, update
 
 from tieline.api import _idempotency as idempotency
-from tieline.api._access import require_backbone
+from tieline.api._access import audit_write, require_backbone
 from tieline.api._auth import ApiContext, Caller, api_context, client_address
 from tieline.api._problems import FieldError, Problem, problem_responses
 from tieline.api._records import IdempotencyKey, Write, run_write
@@ -128,7 +128,8 @@ class EndpointList(BaseModel):
 
 
 class RotateIn(BaseModel):
-    """How long the previous secret keeps signing after rotation."""
+    """How long the previous secret stays valid after rotation (an endpoint's
+    keeps signing, an inbound source's keeps verifying)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -225,12 +226,12 @@ def _audit(
     endpoint_id: str,
     details: dict[str, Any],
 ) -> None:
-    context.governance.audit.record(
-        context.store,
-        actor=caller.actor,
+    audit_write(
+        context,
+        request,
+        caller,
         action=action,
         target=f"webhook_endpoint:{endpoint_id}",
-        source=client_address(request),
         details=details,
     )
 

@@ -26,8 +26,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from tieline.api._access import holds, refuse
-from tieline.api._auth import ApiContext, Caller, api_context, client_address
+from tieline.api._access import audit_write, holds, refuse
+from tieline.api._auth import ApiContext, Caller, api_context
 from tieline.api._problems import FieldError, Problem, problem_responses
 from tieline.errors import ConfigurationError, RecordNotFound
 from tieline.governance.identities import IdentityKind, Principal
@@ -336,12 +336,12 @@ def _decide(
     except NothingToDecide as err:
         raise Problem(409, str(err)) from err
     # The workflow commits in its own transaction; the entry follows it.
-    context.governance.audit.record(
-        context.store,
-        actor=caller.actor,
+    audit_write(
+        context,
+        request,
+        caller,
         action=f"workflow.{verdict}",
         target=target,
-        source=client_address(request),
         details={"person": person, "result": result},
     )
     return DecisionOut(result=result)
