@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
 from decimal import Decimal
 
@@ -20,20 +21,27 @@ pytestmark = pytest.mark.odoo
 
 
 def _run(odoo: OdooTarget, secret: str, **env: str) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        app,
-        [
-            "odoo",
-            "check",
-            "--url",
-            odoo.url,
-            "--database",
-            odoo.database,
-            "--login",
-            odoo.login,
-        ],
-        env={"TIELINE_ODOO_PASSWORD": secret, **env},
-    )
+    # A data folder of its own: the default (./var) is wherever the tests
+    # run, and may hold the main job's database with its legal entities.
+    with tempfile.TemporaryDirectory() as data_dir:
+        result = CliRunner().invoke(
+            app,
+            [
+                "odoo",
+                "check",
+                "--url",
+                odoo.url,
+                "--database",
+                odoo.database,
+                "--login",
+                odoo.login,
+            ],
+            env={
+                "TIELINE_DATA_DIR": data_dir,
+                "TIELINE_ODOO_PASSWORD": secret,
+                **env,
+            },
+        )
     return result.exit_code, result.output + str(result.exception or "")
 
 
